@@ -1,0 +1,611 @@
+/* Connection, requests, calls and events of libcopperline-ports. */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+/* ---- errors of the last call -------------------------------------------------------------- */
+
+void clp__clear_error(clp_client_t *c) {
+    free(c->err_code);
+    free(c->err_message);
+    c->err_code = c->err_message = NULL;
+}
+
+void clp__set_error(clp_client_t *c, const char *code, const char *fmt, ...) {
+    clp__clear_error(c);
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    c->err_code = strdup(code);
+    c->err_message = strdup(buf);
+}
+
+static void set_remote_error(clp_client_t *c, json_t *obj) {
+    json_t *err = json_object_get(obj, "error");
+    const char *code = NULL, *message = NULL;
+    if (json_is_object(err)) {
+        code = json_string_value(json_object_get(err, "code"));
+        message = json_string_value(json_object_get(err, "message"));
+    } else if (json_is_string(err)) { /* pre-v0 services: a bare string */
+        code = message = json_string_value(err);
+    }
+    clp__clear_error(c);
+    c->err_code = strdup(code ? code : "INTERNAL");
+    c->err_message = strdup(message ? message : "The server reported an error without a message");
+}
+
+int clp_last_error(const clp_client_t *c, const char **ret_code, const char **ret_message) {
+    if (!c) return CLP_EARG;
+    if (ret_code) *ret_code = c->err_code;
+    if (ret_message) *ret_message = c->err_message;
+    return 0;
+}
+
+/* ---- connecting ---------------------------------------------------------------------------- */
+
+void clp_options_init(clp_options_t *o) {
+    if (!o) return;
+    o->timeout_ms = CLP_DEFAULT_TIMEOUT_MS;
+    o->max_message = CLP_DEFAULT_MAX_MESSAGE;
+    o->max_events = CLP_DEFAULT_MAX_EVENTS;
+}
+
+static int is_service_name(const char *s) {
+    if (!*s) return 0;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-')) return 0;
+    return 1;
+}
+
+/* Turn a path or "@abstract" into a sockaddr_un. */
+static int make_addr(const char *target, struct sockaddr_un *sa, socklen_t *ret_len) {
+    memset(sa, 0, sizeof *sa);
+    sa->sun_family = AF_UNIX;
+    size_t n = strlen(target);
+    if (n == 0) return CLP_EARG;
+    if (target[0] == '@') { /* abstract: exact length, no NUL padding */
+        if (n - 1 + 1 > sizeof sa->sun_path) return -ENAMETOOLONG;
+        sa->sun_path[0] = '\0';
+        memcpy(sa->sun_path + 1, target + 1, n - 1);
+        *ret_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
+        return 0;
+    }
+    if (n + 1 > sizeof sa->sun_path) return -ENAMETOOLONG;
+    memcpy(sa->sun_path, target, n + 1);
+    *ret_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
+    return 0;
+}
+
+static int resolve(const char *address, struct sockaddr_un *sa, socklen_t *ret_len) {
+    if (address[0] != '@' && is_service_name(address)) {
+        char var[256];
+        size_t n = strlen(address);
+        if (n + sizeof "_SOCKET" > sizeof var) return -ENAMETOOLONG;
+        for (size_t i = 0; i < n; i++)
+            var[i] = address[i] == '-' ? '_' : (char)toupper((unsigned char)address[i]);
+        memcpy(var + n, "_SOCKET", sizeof "_SOCKET");
+        const char *env = getenv(var);
+        if (env && *env) return make_addr(env, sa, ret_len);
+        char path[sizeof sa->sun_path + 1];
+        int k = snprintf(path, sizeof path, "/run/copperline/%s.sock", address);
+        if (k < 0 || (size_t)k >= sizeof path) return -ENAMETOOLONG;
+        return make_addr(path, sa, ret_len);
+    }
+    return make_addr(address, sa, ret_len);
+}
+
+int clp_connect2(const char *address, const clp_options_t *opts, clp_client_t **ret_client) {
+    if (!ret_client) return CLP_EARG;
+    *ret_client = NULL;
+    if (!address || !*address) return CLP_EARG;
+    clp_options_t o;
+    clp_options_init(&o);
+    if (opts) {
+        if (opts->timeout_ms < CLP_TIMEOUT_INFINITE) return CLP_EARG;
+        if (opts->timeout_ms) o.timeout_ms = opts->timeout_ms;
+        if (opts->max_message) o.max_message = opts->max_message;
+        if (opts->max_events) o.max_events = opts->max_events;
+    }
+    if (o.max_message > (SIZE_MAX >> 2)) return CLP_EARG;
+
+    struct sockaddr_un sa;
+    socklen_t salen;
+    int r = resolve(address, &sa, &salen);
+    if (r < 0) return r;
+
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -errno;
+    if (o.timeout_ms > 0) { /* bounds a connect() that waits for a full backlog */
+        struct timeval tv = {.tv_sec = o.timeout_ms / 1000, .tv_usec = (o.timeout_ms % 1000) * 1000};
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    }
+    for (;;) {
+        if (connect(fd, (struct sockaddr *)&sa, salen) == 0) break;
+        int e = errno;
+        if (e == EINTR) continue; /* AF_UNIX connect restarts from scratch */
+        if (e == EISCONN) break;
+        close(fd);
+        return (e == EAGAIN || e == EINPROGRESS) ? CLP_ETIMEDOUT : -e;
+    }
+    struct timeval zero = {0, 0};
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &zero, sizeof zero);
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0) fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+
+    clp_client_t *c = calloc(1, sizeof *c);
+    if (c) {
+        c->rcap = o.max_message + 2 + CLP__READ_CHUNK;
+        c->rbuf = malloc(c->rcap);
+        c->fdq_cap = CLP__MAX_HELD_FDS;
+        c->fdq = calloc(c->fdq_cap, sizeof *c->fdq);
+    }
+    if (!c || !c->rbuf || !c->fdq) {
+        if (c) {
+            free(c->rbuf);
+            free(c->fdq);
+            free(c);
+        }
+        close(fd);
+        return CLP_ENOMEM;
+    }
+    c->fd = fd;
+    c->timeout_ms = o.timeout_ms;
+    c->max_message = o.max_message;
+    c->max_events = o.max_events;
+    c->next_id = 1;
+    *ret_client = c;
+    return 0;
+}
+
+clp_client_t *clp_connect(const char *address) {
+    clp_client_t *c;
+    int r = clp_connect2(address, NULL, &c);
+    if (r == 0) return c;
+    errno = r > -4096 ? -r : r == CLP_ETIMEDOUT ? ETIMEDOUT : r == CLP_ENOMEM ? ENOMEM : EINVAL;
+    return NULL;
+}
+
+void clp_close(clp_client_t *c) {
+    if (!c) return;
+    if (c->fd >= 0) close(c->fd);
+    clp__fdq_close_all(c);
+    while (c->evq_head) {
+        clp__in *in = c->evq_head;
+        c->evq_head = in->next;
+        clp__in_free(in);
+    }
+    for (size_t i = 0; i < c->nabandoned; i++) json_decref(c->abandoned[i]);
+    clp__clear_error(c);
+    free(c->fdq);
+    free(c->rbuf);
+    free(c);
+}
+
+int clp_fd(const clp_client_t *c) {
+    return c ? c->fd : CLP_EARG;
+}
+
+int clp_set_timeout(clp_client_t *c, int timeout_ms) {
+    if (!c || timeout_ms == 0 || timeout_ms < CLP_TIMEOUT_INFINITE) return CLP_EARG;
+    c->timeout_ms = timeout_ms;
+    return 0;
+}
+
+int clp_pending(const clp_client_t *c) {
+    return c && (c->evq_head != NULL || clp__has_line(c));
+}
+
+uint64_t clp_events_dropped(const clp_client_t *c) {
+    return c ? c->events_dropped : 0;
+}
+
+/* ---- request/response matching ------------------------------------------------------------ */
+
+static void abandon(clp_client_t *c, json_t *id) {
+    if (c->nabandoned == CLP__MAX_ABANDONED) {
+        json_decref(c->abandoned[0]);
+        memmove(c->abandoned, c->abandoned + 1, (CLP__MAX_ABANDONED - 1) * sizeof(json_t *));
+        c->nabandoned--;
+    }
+    c->abandoned[c->nabandoned++] = json_incref(id);
+}
+
+/* If id belongs to an abandoned request, forget it and return 1. */
+static int unabandon(clp_client_t *c, json_t *id) {
+    for (size_t i = 0; i < c->nabandoned; i++) {
+        if (json_equal(c->abandoned[i], id)) {
+            json_decref(c->abandoned[i]);
+            memmove(c->abandoned + i, c->abandoned + i + 1,
+                    (c->nabandoned - i - 1) * sizeof(json_t *));
+            c->nabandoned--;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void enqueue_event(clp_client_t *c, clp__in *in) {
+    if (c->evq_len >= c->max_events) {
+        c->events_dropped++;
+        clp__in_free(in);
+        return;
+    }
+    in->next = NULL;
+    if (c->evq_tail)
+        c->evq_tail->next = in;
+    else
+        c->evq_head = in;
+    c->evq_tail = in;
+    c->evq_len++;
+}
+
+static char *id_text(json_t *id, char *buf, size_t n) {
+    if (json_is_integer(id))
+        snprintf(buf, n, "%" JSON_INTEGER_FORMAT, json_integer_value(id));
+    else
+        snprintf(buf, n, "\"%s\"", json_string_value(id) ? json_string_value(id) : "?");
+    return buf;
+}
+
+/* Send one line and wait for the response whose id equals `id` (borrowed). On 0 and CLP_EREMOTE
+ * *ret_in holds the response. */
+static int roundtrip(clp_client_t *c, const char *line, size_t len, json_t *id, const int *fds,
+                     size_t nfds, clp__in **ret_in) {
+    *ret_in = NULL;
+    char idbuf[64];
+    if (len > c->max_message) {
+        clp__set_error(c, "TOO_LARGE", "Request of %zu bytes is over the limit of %zu", len,
+                       c->max_message);
+        return CLP_ETOOBIG;
+    }
+    int64_t deadline = clp__deadline(c->timeout_ms);
+    int r = clp__send_line(c, line, len, fds, nfds, deadline);
+    if (r < 0) return r;
+    for (;;) {
+        clp__in *in;
+        r = clp__next_in(c, deadline, &in);
+        if (r < 0) {
+            if (r == CLP_ETIMEDOUT)
+                clp__set_error(c, "TIMEOUT", "No response to request %s within %d ms",
+                               id_text(id, idbuf, sizeof idbuf), c->timeout_ms);
+            else if (r == CLP_ECLOSED)
+                clp__set_error(c, "CLOSED", "The connection closed before the response arrived");
+            if (r != CLP_ECLOSED) abandon(c, id); /* its response may still come: drop it then */
+            return r;
+        }
+        if (in->is_event) {
+            enqueue_event(c, in);
+            continue;
+        }
+        json_t *rid = json_object_get(in->obj, "id");
+        if (rid && !json_is_null(rid) && !json_equal(rid, id)) {
+            int known = unabandon(c, rid);
+            clp__in_free(in);
+            if (known) continue;
+            clp__set_error(c, "PROTOCOL", "Server answered request id %s, which is not in flight",
+                           id_text(rid, idbuf, sizeof idbuf));
+            abandon(c, id);
+            return CLP_EPROTO;
+        }
+        /* Ours (a null id is the server's answer to a line it could not read: ours). */
+        if (in->fd_err) {
+            clp__in_free(in);
+            clp__set_error(c, "BAD_FD", "The response announced more file descriptors than arrived");
+            return CLP_EFD;
+        }
+        *ret_in = in;
+        if (json_is_true(json_object_get(in->obj, "ok"))) {
+            clp__clear_error(c);
+            return 0;
+        }
+        set_remote_error(c, in->obj);
+        return CLP_EREMOTE;
+    }
+}
+
+int clp_request_fds(clp_client_t *c, const clp_msg_t *req, const int *fds, size_t nfds,
+                    clp_msg_t *ret_resp) {
+    if (ret_resp) memset(ret_resp, 0, sizeof *ret_resp);
+    if (!c || !req || !req->data || (nfds && !fds)) return CLP_EARG;
+    clp__clear_error(c);
+    if (nfds > CLP_MAX_FDS_PER_MESSAGE) {
+        clp__set_error(c, "BAD_FD", "At most %d file descriptors per message",
+                       CLP_MAX_FDS_PER_MESSAGE);
+        return CLP_EFD;
+    }
+    for (size_t i = 0; i < nfds; i++) {
+        if (fds[i] < 0 || fcntl(fds[i], F_GETFD) < 0) {
+            clp__set_error(c, "BAD_FD", "File descriptor %zu to send is invalid", i);
+            return CLP_EFD;
+        }
+    }
+    if (c->closed) {
+        clp__set_error(c, "CLOSED", "The connection is closed");
+        return CLP_ECLOSED;
+    }
+    json_error_t jerr;
+    json_t *obj = json_loadb(req->data, req->len, 0, &jerr);
+    if (!obj || !json_is_object(obj)) {
+        clp__set_error(c, "BAD_ARG", "The request is not a JSON object%s%s", obj ? "" : ": ",
+                       obj ? "" : jerr.text);
+        json_decref(obj);
+        return CLP_EARG;
+    }
+    /* The text is sent as given; only the envelope fields the library owns are inserted right
+     * after the opening brace, and newlines (whitespace outside strings) become spaces. */
+    char ins[96];
+    int nins = 0;
+    json_t *id = json_object_get(obj, "id");
+    json_t *myid = NULL;
+    if (id) {
+        if (!json_is_string(id) && !json_is_integer(id)) {
+            json_decref(obj);
+            clp__set_error(c, "BAD_ARG", "The request id must be a string or an integer");
+            return CLP_EARG;
+        }
+        myid = json_incref(id);
+    } else {
+        int64_t n = c->next_id++;
+        myid = json_integer(n);
+        nins += snprintf(ins + nins, sizeof ins - (size_t)nins, "\"id\":%lld,", (long long)n);
+    }
+    json_t *jfds = json_object_get(obj, "fds");
+    if (jfds) {
+        if (!json_is_integer(jfds) || json_integer_value(jfds) != (json_int_t)nfds) {
+            json_decref(obj);
+            json_decref(myid);
+            clp__set_error(c, "BAD_ARG", "The request's \"fds\" does not match the %zu FDs sent", nfds);
+            return CLP_EARG;
+        }
+    } else if (nfds > 0) {
+        nins += snprintf(ins + nins, sizeof ins - (size_t)nins, "\"fds\":%zu,", nfds);
+    }
+    size_t empty = json_object_size(obj) == 0;
+    json_decref(obj);
+    if (nins > 0 && empty) nins--; /* "{}" gets no trailing comma */
+
+    const char *line = req->data;
+    size_t len = req->len;
+    char *buf = NULL;
+    int has_nl = memchr(line, '\n', len) || memchr(line, '\r', len);
+    if (nins > 0 || has_nl) {
+        buf = malloc(len + (size_t)nins + 1);
+        if (!buf) {
+            json_decref(myid);
+            return CLP_ENOMEM;
+        }
+        const char *brace = memchr(line, '{', len); /* the object's first byte (parsed above) */
+        size_t pre = (size_t)(brace - line) + 1, k = 0;
+        memcpy(buf, line, pre);
+        k = pre;
+        memcpy(buf + k, ins, (size_t)nins);
+        k += (size_t)nins;
+        memcpy(buf + k, line + pre, len - pre);
+        for (size_t i = 0; i < len + (size_t)nins; i++)
+            if (buf[i] == '\n' || buf[i] == '\r') buf[i] = ' ';
+        line = buf;
+        len += (size_t)nins;
+    }
+    clp__in *in;
+    int r = roundtrip(c, line, len, myid, fds, nfds, &in);
+    free(buf);
+    json_decref(myid);
+    if (in) {
+        if (ret_resp)
+            clp__msg_from_in(ret_resp, in);
+        else
+            clp__in_free(in);
+    }
+    return r;
+}
+
+int clp_request(clp_client_t *c, const clp_msg_t *req, clp_msg_t *ret_resp) {
+    return clp_request_fds(c, req, NULL, 0, ret_resp);
+}
+
+/* Build and send {"id","cmd","fds","args"}; on 0/CLP_EREMOTE *ret_in is the response. */
+static int call_in(clp_client_t *c, const char *cmd, json_t *args, const int *fds, size_t nfds,
+                   clp__in **ret_in) {
+    *ret_in = NULL;
+    if (!c || !cmd || (args && !json_is_object(args)) || (nfds && !fds)) return CLP_EARG;
+    clp__clear_error(c);
+    if (nfds > CLP_MAX_FDS_PER_MESSAGE) return CLP_EFD;
+    for (size_t i = 0; i < nfds; i++) {
+        if (fds[i] < 0 || fcntl(fds[i], F_GETFD) < 0) {
+            clp__set_error(c, "BAD_FD", "File descriptor %zu to send is invalid", i);
+            return CLP_EFD;
+        }
+    }
+    if (c->closed) {
+        clp__set_error(c, "CLOSED", "The connection is closed");
+        return CLP_ECLOSED;
+    }
+    json_t *id = json_integer(c->next_id++);
+    json_t *req = json_object();
+    if (!id || !req) {
+        json_decref(id);
+        json_decref(req);
+        return CLP_ENOMEM;
+    }
+    int bad = json_object_set(req, "id", id) | json_object_set_new(req, "cmd", json_string(cmd));
+    if (nfds) bad |= json_object_set_new(req, "fds", json_integer((json_int_t)nfds));
+    if (args) bad |= json_object_set(req, "args", args);
+    char *line = bad ? NULL : json_dumps(req, JSON_COMPACT);
+    json_decref(req);
+    if (!line) {
+        json_decref(id);
+        clp__set_error(c, "BAD_ARG", "Could not encode the request (is cmd valid UTF-8?)");
+        return CLP_EARG;
+    }
+    int r = roundtrip(c, line, strlen(line), id, fds, nfds, ret_in);
+    free(line);
+    json_decref(id);
+    return r;
+}
+
+static json_t *take_result(clp__in *in) {
+    json_t *res = json_object_get(in->obj, "result");
+    return res ? json_incref(res) : json_object();
+}
+
+int clp_call_fds(clp_client_t *c, const char *cmd, json_t *args, const int *fds, size_t nfds,
+                 json_t **ret_result, int **ret_fds, size_t *ret_nfds) {
+    if (ret_result) *ret_result = NULL;
+    if (ret_fds) *ret_fds = NULL;
+    if (ret_nfds) *ret_nfds = 0;
+    clp__in *in;
+    int r = call_in(c, cmd, args, fds, nfds, &in);
+    if (r == 0) {
+        if (ret_result) *ret_result = take_result(in);
+        if (ret_fds && in->nfds) {
+            *ret_fds = in->fds;
+            if (ret_nfds) *ret_nfds = in->nfds;
+            in->fds = NULL;
+            in->nfds = 0;
+        }
+    }
+    clp__in_free(in);
+    return r;
+}
+
+int clp_call(clp_client_t *c, const char *cmd, json_t *args, json_t **ret_result) {
+    return clp_call_fds(c, cmd, args, NULL, 0, ret_result, NULL, NULL);
+}
+
+int clp_subscribe(clp_client_t *c, const char *const *events, size_t n, const char *filter_json,
+                  int64_t *ret_sub) {
+    if (ret_sub) *ret_sub = 0;
+    if (!c || !events || n == 0) return CLP_EARG;
+    json_t *args;
+    if (filter_json) {
+        json_error_t jerr;
+        args = json_loads(filter_json, 0, &jerr);
+        if (!json_is_object(args) || json_object_get(args, "events")) {
+            json_decref(args);
+            clp__set_error(c, "BAD_ARG", "The filter must be a JSON object without \"events\"");
+            return CLP_EARG;
+        }
+    } else {
+        args = json_object();
+    }
+    json_t *arr = json_array();
+    if (!args || !arr) {
+        json_decref(args);
+        json_decref(arr);
+        return CLP_ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!events[i] || json_array_append_new(arr, json_string(events[i])) < 0) {
+            json_decref(args);
+            json_decref(arr);
+            return CLP_EARG;
+        }
+    }
+    json_object_set_new(args, "events", arr);
+    json_t *res;
+    int r = clp_call(c, "subscribe", args, &res);
+    json_decref(args);
+    if (r < 0) return r;
+    json_t *sub = json_object_get(res, "sub");
+    if (!json_is_integer(sub)) {
+        json_decref(res);
+        clp__set_error(c, "PROTOCOL", "The subscribe result has no integer \"sub\"");
+        return CLP_EPROTO;
+    }
+    if (ret_sub) *ret_sub = json_integer_value(sub);
+    json_decref(res);
+    return 0;
+}
+
+int clp_unsubscribe(clp_client_t *c, int64_t sub) {
+    if (!c) return CLP_EARG;
+    json_t *args = json_pack("{s:I}", "sub", (json_int_t)sub);
+    if (!args) return CLP_ENOMEM;
+    int r = clp_call(c, "unsubscribe", args, NULL);
+    json_decref(args);
+    return r;
+}
+
+int clp_ping(clp_client_t *c, char **ret_name, char **ret_version, int *ret_protocol) {
+    if (ret_name) *ret_name = NULL;
+    if (ret_version) *ret_version = NULL;
+    if (ret_protocol) *ret_protocol = -1;
+    clp__in *in;
+    int r = call_in(c, "ping", NULL, NULL, 0, &in);
+    if (r < 0) {
+        clp__in_free(in);
+        return r;
+    }
+    /* result per PROTOCOL.md section 5; the seed's flat form as a fallback */
+    json_t *src = json_object_get(in->obj, "result");
+    if (!json_is_string(json_object_get(src, "name"))) src = in->obj;
+    const char *name = json_string_value(json_object_get(src, "name"));
+    const char *version = json_string_value(json_object_get(src, "version"));
+    json_t *proto = json_object_get(src, "protocol");
+    if (!name || !version || !json_is_integer(proto)) {
+        clp__in_free(in);
+        clp__set_error(c, "PROTOCOL", "The ping answer lacks name, version or protocol");
+        return CLP_EPROTO;
+    }
+    char *n = ret_name ? strdup(name) : NULL, *v = ret_version ? strdup(version) : NULL;
+    if ((ret_name && !n) || (ret_version && !v)) {
+        free(n);
+        free(v);
+        clp__in_free(in);
+        return CLP_ENOMEM;
+    }
+    if (ret_name) *ret_name = n;
+    if (ret_version) *ret_version = v;
+    if (ret_protocol) *ret_protocol = (int)json_integer_value(proto);
+    clp__in_free(in);
+    return 0;
+}
+
+/* ---- events -------------------------------------------------------------------------------- */
+
+int clp_read_event(clp_client_t *c, int timeout_ms, clp_msg_t *ret_event) {
+    if (ret_event) memset(ret_event, 0, sizeof *ret_event);
+    if (!c || !ret_event || timeout_ms < CLP_TIMEOUT_INFINITE) return CLP_EARG;
+    if (c->evq_head) {
+        clp__in *in = c->evq_head;
+        c->evq_head = in->next;
+        if (!c->evq_head) c->evq_tail = NULL;
+        c->evq_len--;
+        clp__msg_from_in(ret_event, in);
+        return 0;
+    }
+    int64_t deadline = clp__deadline(timeout_ms);
+    for (;;) {
+        clp__in *in;
+        int r = clp__next_in(c, deadline, &in);
+        if (r < 0) return r;
+        if (in->is_event) {
+            if (in->fd_err) {
+                clp__in_free(in);
+                clp__set_error(c, "BAD_FD", "An event announced more file descriptors than arrived");
+                return CLP_EFD;
+            }
+            clp__msg_from_in(ret_event, in);
+            return 0;
+        }
+        /* A response while no request waits: a late answer to an abandoned request, or junk. */
+        json_t *rid = json_object_get(in->obj, "id");
+        int known = (rid && !json_is_null(rid)) ? unabandon(c, rid) : c->nabandoned > 0;
+        clp__in_free(in);
+        if (known) continue;
+        clp__set_error(c, "PROTOCOL", "Server sent a response while no request was in flight");
+        return CLP_EPROTO;
+    }
+}

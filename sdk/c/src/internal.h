@@ -1,0 +1,90 @@
+/* Internal declarations of libcopperline-ports. Not installed. */
+#ifndef CLP_INTERNAL_H
+#define CLP_INTERNAL_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "cl_ports.h"
+
+#define CLP__HIDDEN __attribute__((visibility("hidden")))
+
+/* Most FDs held per connection (queued, not yet claimed by a line): PROTOCOL.md section 7. */
+#define CLP__MAX_HELD_FDS 64
+/* Ids of abandoned requests (timed out, failed) whose late responses are dropped silently. */
+#define CLP__MAX_ABANDONED 64
+/* Bytes read at least per recvmsg beyond the largest line. */
+#define CLP__READ_CHUNK 16384
+
+/* One received FD and the stream offset just past the recvmsg that delivered it. */
+typedef struct clp__qfd {
+    int fd;
+    uint64_t recv_end;
+} clp__qfd;
+
+/* One received, parsed message. */
+typedef struct clp__in {
+    json_t *obj;     /* the parsed object (owned) */
+    char *line;      /* NUL-terminated copy of the line (owned) */
+    size_t len;
+    int *fds;        /* claimed FDs (owned) */
+    size_t nfds;
+    int fd_err;      /* the line announced more FDs than arrived */
+    int is_event;
+    struct clp__in *next;
+} clp__in;
+
+struct clp_client {
+    int fd;
+    int timeout_ms;
+    size_t max_message;
+    size_t max_events;
+    int closed;           /* EOF or fatal error seen: later calls fail with CLP_ECLOSED */
+
+    /* read buffer: unconsumed bytes are rbuf[rpos, rlen) */
+    char *rbuf;
+    size_t rcap, rpos, rlen;
+    size_t scan;          /* rbuf[rpos, scan) is known to hold no '\n' */
+    int discarding;       /* skipping the rest of an oversized line */
+    uint64_t total_in;    /* stream bytes received so far */
+
+    /* FIFO of received FDs */
+    clp__qfd *fdq;
+    size_t fdq_head, fdq_len, fdq_cap;
+    int fd_trunc;         /* FDs were lost (MSG_CTRUNC or quota): next line with fds fails */
+
+    /* events received while waiting for a response */
+    clp__in *evq_head, *evq_tail;
+    size_t evq_len;
+    uint64_t events_dropped;
+
+    int64_t next_id;
+    json_t *abandoned[CLP__MAX_ABANDONED];
+    size_t nabandoned;
+
+    /* error of the last call */
+    char *err_code, *err_message;
+};
+
+/* io.c */
+CLP__HIDDEN int64_t clp__now_ms(void);
+CLP__HIDDEN int64_t clp__deadline(int timeout_ms);
+CLP__HIDDEN int clp__send_line(clp_client_t *c, const char *line, size_t len, const int *fds,
+                               size_t nfds, int64_t deadline);
+CLP__HIDDEN int clp__next_in(clp_client_t *c, int64_t deadline, clp__in **ret_in);
+CLP__HIDDEN void clp__in_free(clp__in *in);
+CLP__HIDDEN void clp__fdq_close_all(clp_client_t *c);
+CLP__HIDDEN void clp__mark_closed(clp_client_t *c);
+CLP__HIDDEN int clp__has_line(const clp_client_t *c);
+
+/* client.c */
+CLP__HIDDEN void clp__set_error(clp_client_t *c, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+CLP__HIDDEN void clp__clear_error(clp_client_t *c);
+
+/* msg.c */
+CLP__HIDDEN void clp__msg_from_in(clp_msg_t *msg, clp__in *in);
+
+#endif /* CLP_INTERNAL_H */

@@ -1,0 +1,349 @@
+/* Framing, FD queue and socket I/O of libcopperline-ports (PROTOCOL.md sections 2 and 7). */
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+int64_t clp__now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Absolute deadline in ms for a relative timeout; -1 means none. */
+int64_t clp__deadline(int timeout_ms) {
+    if (timeout_ms < 0) return -1;
+    return clp__now_ms() + timeout_ms;
+}
+
+void clp__mark_closed(clp_client_t *c) {
+    c->closed = 1;
+}
+
+/* ---- FD queue ---------------------------------------------------------------------------- */
+
+static void fdq_push(clp_client_t *c, int fd, uint64_t recv_end) {
+    if (c->fdq_len >= c->fdq_cap) {
+        /* Over the per-connection quota: the FD is lost, so the next line with fds fails. */
+        close(fd);
+        c->fd_trunc = 1;
+        return;
+    }
+    size_t i = (c->fdq_head + c->fdq_len) % c->fdq_cap;
+    c->fdq[i].fd = fd;
+    c->fdq[i].recv_end = recv_end;
+    c->fdq_len++;
+}
+
+static int fdq_pop(clp_client_t *c) {
+    int fd = c->fdq[c->fdq_head].fd;
+    c->fdq_head = (c->fdq_head + 1) % c->fdq_cap;
+    c->fdq_len--;
+    return fd;
+}
+
+void clp__fdq_close_all(clp_client_t *c) {
+    while (c->fdq_len > 0) close(fdq_pop(c));
+}
+
+/* A line without fds ended at stream offset `end`: FDs whose recvmsg ended at or before it cannot
+ * belong to any later line, so nobody will claim them. */
+static void fdq_close_stale(clp_client_t *c, uint64_t end) {
+    while (c->fdq_len > 0 && c->fdq[c->fdq_head].recv_end <= end) close(fdq_pop(c));
+}
+
+/* ---- reading ----------------------------------------------------------------------------- */
+
+static int wait_fd(clp_client_t *c, short events, int64_t deadline) {
+    for (;;) {
+        int t = -1;
+        if (deadline >= 0) {
+            int64_t rem = deadline - clp__now_ms();
+            t = rem < 0 ? 0 : rem > INT_MAX ? INT_MAX : (int)rem;
+        }
+        struct pollfd p = {.fd = c->fd, .events = events, .revents = 0};
+        int r = poll(&p, 1, t);
+        if (r < 0) {
+            if (errno == EINTR) continue;
+            return -errno;
+        }
+        if (r == 0) return CLP_ETIMEDOUT;
+        return 0; /* readable, writable, HUP or ERR: the following call reports which */
+    }
+}
+
+/* Read once into the buffer (waiting until the deadline). Sets c->closed at EOF. */
+static int fill(clp_client_t *c, int64_t deadline) {
+    if (c->rpos == c->rlen) {
+        c->rpos = c->rlen = c->scan = 0;
+    } else if (c->rpos > 0 && c->rcap - c->rlen < CLP__READ_CHUNK) {
+        memmove(c->rbuf, c->rbuf + c->rpos, c->rlen - c->rpos);
+        c->rlen -= c->rpos;
+        c->scan -= c->rpos;
+        c->rpos = 0;
+    }
+    union {
+        struct cmsghdr align;
+        char buf[CMSG_SPACE(sizeof(int) * CLP_MAX_FDS_PER_MESSAGE)];
+    } ctl;
+    for (;;) {
+        int r = wait_fd(c, POLLIN, deadline);
+        if (r < 0) return r;
+        struct iovec iov = {.iov_base = c->rbuf + c->rlen, .iov_len = c->rcap - c->rlen};
+        struct msghdr mh;
+        memset(&mh, 0, sizeof mh);
+        mh.msg_iov = &iov;
+        mh.msg_iovlen = 1;
+        mh.msg_control = ctl.buf;
+        mh.msg_controllen = sizeof ctl.buf;
+        ssize_t n = recvmsg(c->fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+        if (n < 0) {
+            if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) continue;
+            int e = errno;
+            clp__mark_closed(c);
+            return (e == ECONNRESET || e == EPIPE) ? 0 : -e;
+        }
+        uint64_t recv_end = c->total_in + (uint64_t)n;
+        for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+            if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS) continue;
+            size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+            for (size_t i = 0; i < k; i++) {
+                int fd;
+                memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof fd);
+                fdq_push(c, fd, recv_end);
+            }
+        }
+        if (mh.msg_flags & MSG_CTRUNC) c->fd_trunc = 1;
+        if (n == 0) {
+            clp__mark_closed(c);
+            return 0;
+        }
+        c->total_in = recv_end;
+        c->rlen += (size_t)n;
+        return 0;
+    }
+}
+
+/* Stream offset of buffer position pos. */
+static uint64_t offset_of(const clp_client_t *c, size_t pos) {
+    return c->total_in - (uint64_t)(c->rlen - pos);
+}
+
+int clp__has_line(const clp_client_t *c) {
+    return !c->discarding && c->rlen > c->scan && memchr(c->rbuf + c->scan, '\n', c->rlen - c->scan);
+}
+
+/* Next non-blank line (without "\n" / "\r\n"); the pointer is valid until the next read. */
+static int get_line(clp_client_t *c, int64_t deadline, char **ret_line, size_t *ret_len,
+                    uint64_t *ret_end) {
+    for (;;) {
+        char *base = c->rbuf;
+        if (c->discarding) {
+            char *nl = memchr(base + c->rpos, '\n', c->rlen - c->rpos);
+            if (nl) {
+                c->rpos = c->scan = (size_t)(nl - base) + 1;
+                c->discarding = 0;
+                fdq_close_stale(c, offset_of(c, c->rpos));
+                clp__set_error(c, "TOO_LARGE", "Received a line longer than %zu bytes; skipped",
+                               c->max_message);
+                return CLP_ETOOBIG;
+            }
+            c->rpos = c->rlen = c->scan = 0; /* drop what we have, memory stays bounded */
+        } else {
+            char *nl = memchr(base + c->scan, '\n', c->rlen - c->scan);
+            if (nl) {
+                size_t start = c->rpos, len = (size_t)(nl - base) - start;
+                c->rpos = c->scan = (size_t)(nl - base) + 1;
+                uint64_t end = offset_of(c, c->rpos);
+                if (len > 0 && base[start + len - 1] == '\r') len--;
+                if (len > c->max_message) {
+                    fdq_close_stale(c, end);
+                    clp__set_error(c, "TOO_LARGE",
+                                   "Received a line of %zu bytes, over the limit of %zu; skipped",
+                                   len, c->max_message);
+                    return CLP_ETOOBIG;
+                }
+                size_t i = 0;
+                while (i < len && (base[start + i] == ' ' || base[start + i] == '\t')) i++;
+                if (i == len) { /* blank line: ignored */
+                    fdq_close_stale(c, end);
+                    continue;
+                }
+                *ret_line = base + start;
+                *ret_len = len;
+                *ret_end = end;
+                return 0;
+            }
+            c->scan = c->rlen;
+            if (c->rlen - c->rpos > c->max_message + 1) { /* +1: a possible '\r' */
+                c->discarding = 1;
+                c->rpos = c->rlen = c->scan = 0;
+                continue;
+            }
+        }
+        if (c->closed) {
+            /* A partial line at close is discarded; nothing can claim the FDs any more. */
+            c->rpos = c->rlen = c->scan = 0;
+            c->discarding = 0;
+            clp__fdq_close_all(c);
+            clp__set_error(c, "CLOSED", "The connection is closed");
+            return CLP_ECLOSED;
+        }
+        int r = fill(c, deadline);
+        if (r < 0) return r;
+    }
+}
+
+void clp__in_free(clp__in *in) {
+    if (!in) return;
+    json_decref(in->obj);
+    free(in->line);
+    for (size_t i = 0; i < in->nfds; i++)
+        if (in->fds[i] >= 0) close(in->fds[i]);
+    free(in->fds);
+    free(in);
+}
+
+/* Read, frame and parse the next message, with its FDs claimed from the queue. */
+int clp__next_in(clp_client_t *c, int64_t deadline, clp__in **ret_in) {
+    *ret_in = NULL;
+    char *line;
+    size_t len;
+    uint64_t end;
+    int r = get_line(c, deadline, &line, &len, &end);
+    if (r < 0) return r;
+
+    json_error_t jerr;
+    json_t *obj = json_loadb(line, len, 0, &jerr);
+    if (!obj || !json_is_object(obj)) {
+        fdq_close_stale(c, end);
+        if (obj)
+            clp__set_error(c, "PROTOCOL", "Server sent a JSON value that is not an object");
+        else
+            clp__set_error(c, "PROTOCOL", "Server sent malformed JSON: %s", jerr.text);
+        json_decref(obj);
+        return CLP_EPROTO;
+    }
+    size_t nfds = 0;
+    json_t *jfds = json_object_get(obj, "fds");
+    if (jfds) {
+        json_int_t v = json_is_integer(jfds) ? json_integer_value(jfds) : -1;
+        if (v < 0 || v > CLP_MAX_FDS_PER_MESSAGE) {
+            fdq_close_stale(c, end);
+            json_decref(obj);
+            clp__set_error(c, "PROTOCOL", "Server sent an invalid \"fds\" field");
+            return CLP_EPROTO;
+        }
+        nfds = (size_t)v;
+    }
+    clp__in *in = calloc(1, sizeof *in);
+    if (in) in->line = malloc(len + 1);
+    if (in && nfds) in->fds = malloc(nfds * sizeof(int));
+    if (!in || !in->line || (nfds && !in->fds)) {
+        fdq_close_stale(c, end);
+        if (in) {
+            free(in->line);
+            free(in->fds);
+            free(in);
+        }
+        json_decref(obj);
+        return CLP_ENOMEM;
+    }
+    in->obj = obj;
+    memcpy(in->line, line, len);
+    in->line[len] = '\0';
+    in->len = len;
+    if (nfds == 0) {
+        fdq_close_stale(c, end);
+    } else {
+        if (c->fd_trunc || c->fdq_len < nfds) in->fd_err = 1;
+        c->fd_trunc = 0;
+        while (in->nfds < nfds && c->fdq_len > 0) in->fds[in->nfds++] = fdq_pop(c);
+    }
+    json_t *ev = json_object_get(obj, "event");
+    json_t *ok = json_object_get(obj, "ok");
+    if (json_is_string(ev)) {
+        in->is_event = 1;
+    } else if (!json_is_boolean(ok)) {
+        clp__in_free(in);
+        clp__set_error(c, "PROTOCOL", "Server sent an object that is neither a response nor an event");
+        return CLP_EPROTO;
+    }
+    *ret_in = in;
+    return 0;
+}
+
+/* ---- writing ----------------------------------------------------------------------------- */
+
+int clp__send_line(clp_client_t *c, const char *line, size_t len, const int *fds, size_t nfds,
+                   int64_t deadline) {
+    if (c->closed) {
+        clp__set_error(c, "CLOSED", "The connection is closed");
+        return CLP_ECLOSED;
+    }
+    static const char nl = '\n';
+    struct iovec iov[2] = {{.iov_base = (void *)line, .iov_len = len},
+                           {.iov_base = (void *)&nl, .iov_len = 1}};
+    union {
+        struct cmsghdr align;
+        char buf[CMSG_SPACE(sizeof(int) * CLP_MAX_FDS_PER_MESSAGE)];
+    } ctl;
+    size_t total = len + 1, sent = 0, first_iov = 0;
+    for (;;) {
+        struct msghdr mh;
+        memset(&mh, 0, sizeof mh);
+        mh.msg_iov = iov + first_iov;
+        mh.msg_iovlen = 2 - first_iov;
+        if (sent == 0 && nfds > 0) {
+            mh.msg_control = ctl.buf;
+            mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+            memset(ctl.buf, 0, mh.msg_controllen);
+            struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+            cm->cmsg_level = SOL_SOCKET;
+            cm->cmsg_type = SCM_RIGHTS;
+            cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+            memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
+        }
+        ssize_t n = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0) {
+            int e = errno;
+            if (e == EINTR) continue;
+            if (e == EAGAIN || e == EWOULDBLOCK) {
+                int r = wait_fd(c, POLLOUT, deadline);
+                if (r == 0) continue;
+                if (sent > 0) clp__mark_closed(c); /* half a line is on the wire: unusable */
+                if (r == CLP_ETIMEDOUT)
+                    clp__set_error(c, "TIMEOUT", "Timed out sending the request");
+                return r;
+            }
+            if (e == EBADF && nfds > 0 && sent == 0) {
+                clp__set_error(c, "BAD_FD", "A file descriptor to send is invalid");
+                return CLP_EFD;
+            }
+            if (e == EPIPE || e == ECONNRESET) {
+                clp__mark_closed(c);
+                clp__set_error(c, "CLOSED", "The connection was closed by the server");
+                return CLP_ECLOSED;
+            }
+            if (sent > 0) clp__mark_closed(c);
+            return -e;
+        }
+        sent += (size_t)n;
+        if (sent >= total) return 0;
+        /* partial write: advance the iovecs */
+        size_t k = (size_t)n;
+        while (k > 0) {
+            size_t take = k < iov[first_iov].iov_len ? k : iov[first_iov].iov_len;
+            iov[first_iov].iov_base = (char *)iov[first_iov].iov_base + take;
+            iov[first_iov].iov_len -= take;
+            k -= take;
+            if (iov[first_iov].iov_len == 0) first_iov++;
+        }
+    }
+}
