@@ -14,7 +14,7 @@ export class Collector implements ConnectionSink {
   chunks: Uint8Array[] = [];
   fds: FdHandle[] = [];
   length = 0;
-  fdsLostCount = 0;
+  truncations = 0;
   closedError: Error | undefined;
   isClosed = false;
   readonly closedPromise: Promise<Error | undefined>;
@@ -47,8 +47,8 @@ export class Collector implements ConnectionSink {
     this.#waiters = [];
   }
 
-  fdsLost(): void {
-    this.fdsLostCount++;
+  fdsTruncated(): void {
+    this.truncations++;
   }
 
   /** Resolves once `n` bytes arrived (or the connection closed). */

@@ -6,7 +6,7 @@
 
 export {
   createNodeFfiPlatform,
-  type FdAwareSink,
+  type FfiConnectionSink,
   FfiConnection,
   type NodeFfiOptions,
   type NodeFfiPlatform,

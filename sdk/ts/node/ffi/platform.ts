@@ -43,11 +43,13 @@ export const SCM_MAX_FD = 253;
 /** Options of {@linkcode createNodeFfiPlatform}. */
 export interface NodeFfiOptions {
   /**
-   * Most descriptors one `recvmsg` can receive: sizes the control buffer. More than this in one
-   * message sets `MSG_CTRUNC`; the descriptors that did arrive are closed and the sink's optional
-   * `fdsLost()` is called. Default 253 (SCM_MAX_FD).
+   * Most descriptors accepted in one received message (0–253, default 253 = SCM_MAX_FD, so nothing
+   * legitimate is truncated): the control buffer handed to `recvmsg` holds this many. More sets
+   * `MSG_CTRUNC`: the kernel drops the excess, the descriptors that did arrive are closed, the
+   * connection's `fdsTruncated` count goes up and the sink's optional `fdsTruncated()` is called
+   * before the `data()` of that chunk. Each connection can change its own limit.
    */
-  maxFdsPerRead?: number;
+  maxFdsPerMessage?: number;
   /** Bytes read per `recvmsg`. Default 65,536. */
   readBufferSize?: number;
   /** Most `recvmsg` calls per connection per readiness event (fairness). Default 16. */
@@ -55,11 +57,19 @@ export interface NodeFfiOptions {
 }
 
 /**
- * What the FFI connection may call beyond {@linkcode ConnectionSink}: `fdsLost()` when the kernel
- * truncated the descriptors of a message (MSG_CTRUNC). Proposed for the transport contract.
+ * A {@linkcode ConnectionSink} that also wants to hear about control-message truncation
+ * (`MSG_CTRUNC`). The same optional method as the Deno FFI connection; proposed for the contract.
  */
-export interface FdAwareSink extends ConnectionSink {
-  fdsLost?(): void;
+export interface FfiConnectionSink extends ConnectionSink {
+  /** Called before the `data()` of a chunk whose descriptors were truncated (and closed). */
+  fdsTruncated?(): void;
+}
+
+function checkMaxFds(value: number): number {
+  if (!Number.isInteger(value) || value < 0 || value > SCM_MAX_FD) {
+    throw new RangeError(`maxFdsPerMessage must be an integer 0..${SCM_MAX_FD}, got ${value}`);
+  }
+  return value;
 }
 
 const SEND_STAGE = 65536;
@@ -79,15 +89,11 @@ class IoBuffers {
   readonly sendCtrl = new NativeBlock(cmsgSpace(4 * SCM_MAX_FD));
 
   constructor(options: NodeFfiOptions) {
-    const maxFds = options.maxFdsPerRead ?? SCM_MAX_FD;
-    if (!Number.isInteger(maxFds) || maxFds < 1 || maxFds > SCM_MAX_FD) {
-      throw new RangeError(`maxFdsPerRead must be 1..${SCM_MAX_FD}, got ${maxFds}`);
-    }
-    this.maxFds = maxFds;
+    this.maxFds = checkMaxFds(options.maxFdsPerMessage ?? SCM_MAX_FD);
     this.readSize = options.readBufferSize ?? 65536;
     this.readsPerWakeup = options.readsPerWakeup ?? 16;
     this.recvBuf = new NativeBlock(this.readSize);
-    this.recvCtrl = new NativeBlock(cmsgSpace(4 * maxFds));
+    this.recvCtrl = new NativeBlock(cmsgSpace(4 * SCM_MAX_FD));
     const rv = this.recvIov.view;
     rv.setBigUint64(0, this.recvBuf.address, true);
     rv.setBigUint64(8, BigInt(this.readSize), true);
@@ -104,10 +110,10 @@ class IoBuffers {
   }
 
   /** `recvmsg` into `recvBuf`; returns the byte count (or -errno) and the descriptors. */
-  recv(fd: number): { n: number; fds: number[] | undefined; truncated: boolean } {
+  recv(fd: number, maxFds: number): { n: number; fds: number[] | undefined; truncated: boolean } {
     const h = this.recvHdr.view;
     h.setUint32(MSGHDR.namelen, 0, true);
-    h.setBigUint64(MSGHDR.controllen, BigInt(this.recvCtrl.size), true);
+    h.setBigUint64(MSGHDR.controllen, maxFds > 0 ? BigInt(cmsgSpace(4 * maxFds)) : 0n, true);
     h.setInt32(MSGHDR.flags, 0, true);
     const n = raw.recvmsg(fd, this.recvHdr.ptr, C.MSG_CMSG_CLOEXEC | C.MSG_DONTWAIT);
     if (n < 0) return { n: -errno(), fds: undefined, truncated: false };
@@ -164,7 +170,10 @@ export class FfiConnection implements Connection {
   readonly #fd: number;
   readonly #io: IoBuffers;
   #reg: Registration | undefined;
-  #sink: FdAwareSink | undefined;
+  #sink: FfiConnectionSink | undefined;
+  #maxFds: number;
+  /** How many received messages had their descriptors truncated (MSG_CTRUNC). */
+  fdsTruncated = 0;
   #reading = false;
   #eof = false;
   #closed = false;
@@ -183,6 +192,16 @@ export class FfiConnection implements Connection {
     this.#fd = fd;
     this.address = address;
     this.#io = io;
+    this.#maxFds = io.maxFds;
+  }
+
+  /** Most descriptors accepted in one received message (see {@linkcode NodeFfiOptions}). */
+  get maxFdsPerMessage(): number {
+    return this.#maxFds;
+  }
+
+  set maxFdsPerMessage(value: number) {
+    this.#maxFds = checkMaxFds(value);
   }
 
   /** The socket descriptor (for diagnostics). */
@@ -283,13 +302,14 @@ export class FfiConnection implements Connection {
     const io = this.#io;
     for (let i = 0; i < io.readsPerWakeup; i++) {
       if (this.#closed || !this.#reading) return;
-      const { n, fds, truncated } = io.recv(this.#fd);
+      const { n, fds, truncated } = io.recv(this.#fd, this.#maxFds);
       if (n > 0) {
         const chunk = io.recvBuf.bytes.slice(0, n);
         let handles: FdHandle[] | undefined;
         if (truncated) {
           if (fds) for (const fd of fds) raw.close(fd);
-          this.#sink!.fdsLost?.();
+          this.fdsTruncated++;
+          this.#sink!.fdsTruncated?.();
         } else if (fds) {
           handles = fds.map((fd) => new NodeFdHandle(fd));
         }
@@ -488,7 +508,7 @@ export function createNodeFfiPlatform(options: NodeFfiOptions = {}): NodeFfiPlat
   let io: IoBuffers | undefined;
   const buffers = () => (io ??= new IoBuffers(options));
   // Validate eagerly so a bad option fails at creation.
-  if (options.maxFdsPerRead !== undefined) buffers();
+  if (options.maxFdsPerMessage !== undefined) checkMaxFds(options.maxFdsPerMessage);
 
   return {
     name: "node-ffi",
@@ -566,5 +586,5 @@ export function createNodeFfiPlatform(options: NodeFfiOptions = {}): NodeFfiPlat
   };
 }
 
-/** The default FFI platform (253-descriptor control buffer, 64 KiB reads). */
+/** The default FFI platform (253 descriptors per message, 64 KiB reads). */
 export const nodeFfiPlatform: NodeFfiPlatform = createNodeFfiPlatform();

@@ -258,8 +258,17 @@ export class Reactor {
 
 let shared: Reactor | undefined;
 
-/** The process-wide reactor (created on first use). */
+/**
+ * The process-wide reactor, created on first use. Its mode comes from `mode` (first call only),
+ * else from the environment variable `COPPERLINE_NODE_REACTOR` (`pool` or `uvpoll`), else
+ * `"pool"`. Asking for another mode once it exists throws.
+ */
 export function reactor(mode?: ReactorMode): Reactor {
-  shared ??= new Reactor(mode ?? (process.env.COPPERLINE_NODE_REACTOR === "uvpoll" ? "uvpoll" : "pool"));
+  if (shared === undefined) {
+    const env = process.env.COPPERLINE_NODE_REACTOR;
+    shared = new Reactor(mode ?? (env === "uvpoll" ? "uvpoll" : "pool"));
+  } else if (mode !== undefined && mode !== shared.mode) {
+    throw new Error(`The FFI reactor already runs in "${shared.mode}" mode; choose the mode before the first socket`);
+  }
   return shared;
 }
