@@ -1,0 +1,11 @@
+/**
+ * Emitters for targets beyond TypeScript, by target name. The CLI passes this table to
+ * `generate`; each emitter is a pure function of the service model.
+ *
+ * @module
+ */
+
+import type { Emitter, Target } from "./mod.ts";
+
+/** Registered emitters. */
+export const emitters: Partial<Record<Target, Emitter>> = {};

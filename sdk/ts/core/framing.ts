@@ -1,0 +1,212 @@
+/**
+ * NDJSON framing: bytes in, lines out, with a hard size limit that never buffers more than the limit.
+ *
+ * The decoder turns everything up to the last newline of a chunk into a string with one
+ * `TextDecoder` call (decoding each line separately is several times slower on batched input),
+ * then splits it. A line that is too long is skipped byte-wise without being kept.
+ *
+ * @module
+ */
+
+/** The default message size limit: 64 KiB per line, not counting the newline. */
+export const DEFAULT_MAX_MESSAGE = 65536;
+
+const NL = 10;
+
+/** Receives what {@linkcode LineDecoder.push} finds. */
+export interface LineSink {
+  /** A complete line (without `\n` and a trailing `\r`); blank lines are not reported. */
+  line(text: string): void;
+  /** A line that could not be delivered: `TOO_LARGE` or `BAD_FRAME` (invalid UTF-8). */
+  bad(code: "TOO_LARGE" | "BAD_FRAME", message: string): void;
+}
+
+/** Byte length of `text` in UTF-8. */
+export function utf8Length(text: string): number {
+  let n = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+      const d = text.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        n += 4;
+        i++;
+      } else n += 3;
+    } else n += 3;
+  }
+  return n;
+}
+
+function isBlank(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c !== 32 && c !== 9) return false;
+  }
+  return true;
+}
+
+/**
+ * Splits a byte stream into lines.
+ *
+ * @example Two lines in one chunk, one split across chunks
+ * ```ts
+ * import { LineDecoder } from "./framing.ts";
+ * const lines: string[] = [];
+ * const d = new LineDecoder(1024);
+ * const sink = { line: (t: string) => lines.push(t), bad: () => {} };
+ * const enc = new TextEncoder();
+ * d.push(enc.encode('{"a":1}\n{"b"'), sink);
+ * d.push(enc.encode(':2}\n'), sink);
+ * if (lines.join("|") !== '{"a":1}|{"b":2}') throw new Error("unexpected");
+ * ```
+ */
+export class LineDecoder {
+  readonly #max: number;
+  readonly #fatal = new TextDecoder("utf-8", { fatal: true });
+  #pending: Uint8Array[] = [];
+  #pendingLength = 0;
+  #discarding = false;
+
+  /**
+   * @param maxLength The longest line accepted, in bytes (default 64 KiB).
+   */
+  constructor(maxLength: number = DEFAULT_MAX_MESSAGE) {
+    if (!Number.isInteger(maxLength) || maxLength < 1) {
+      throw new RangeError(`Cannot use ${maxLength} as a line limit: expected a positive integer`);
+    }
+    this.#max = maxLength;
+  }
+
+  /** Bytes held for an incomplete line. */
+  get buffered(): number {
+    return this.#pendingLength;
+  }
+
+  /**
+   * Feeds bytes. `chunk` is not kept after the call returns (partial lines are copied).
+   *
+   * @param chunk Bytes read from the peer.
+   * @param sink Receives the complete lines.
+   */
+  push(chunk: Uint8Array, sink: LineSink): void {
+    let start = 0;
+    const end = chunk.length;
+    if (this.#discarding || this.#pendingLength > 0) {
+      const nl = chunk.indexOf(NL);
+      if (nl < 0) {
+        this.#hold(chunk, 0, end);
+        return;
+      }
+      if (this.#discarding) {
+        this.#discarding = false;
+        sink.bad("TOO_LARGE", `Message exceeds the ${this.#max}-byte limit`);
+      } else {
+        this.#hold(chunk, 0, nl);
+        if (this.#discarding) {
+          this.#discarding = false;
+          sink.bad("TOO_LARGE", `Message exceeds the ${this.#max}-byte limit`);
+        } else {
+          const whole = this.#takePending();
+          this.#emitOne(whole, 0, whole.length, sink);
+        }
+      }
+      start = nl + 1;
+    }
+    if (start >= end) return;
+    const last = chunk.lastIndexOf(NL);
+    if (last >= start) {
+      this.#emitMany(chunk, start, last, sink);
+      start = last + 1;
+    }
+    if (start < end) this.#hold(chunk, start, end);
+  }
+
+  /** Drops any partial line (the peer closed mid-line). Returns how many bytes were dropped. */
+  reset(): number {
+    const n = this.#pendingLength;
+    this.#pending = [];
+    this.#pendingLength = 0;
+    this.#discarding = false;
+    return n;
+  }
+
+  #hold(chunk: Uint8Array, from: number, to: number): void {
+    if (this.#discarding || to <= from) return;
+    if (this.#pendingLength + (to - from) > this.#max + 1) {
+      // +1 tolerates a trailing \r that is stripped later.
+      this.#pending = [];
+      this.#pendingLength = 0;
+      this.#discarding = true;
+      return;
+    }
+    this.#pending.push(chunk.slice(from, to));
+    this.#pendingLength += to - from;
+  }
+
+  #takePending(): Uint8Array {
+    const parts = this.#pending;
+    let whole: Uint8Array;
+    if (parts.length === 1) whole = parts[0];
+    else {
+      whole = new Uint8Array(this.#pendingLength);
+      let o = 0;
+      for (const p of parts) {
+        whole.set(p, o);
+        o += p.length;
+      }
+    }
+    this.#pending = [];
+    this.#pendingLength = 0;
+    return whole;
+  }
+
+  /** Emits the lines in chunk[from, to) where chunk[to] is a newline. */
+  #emitMany(chunk: Uint8Array, from: number, to: number, sink: LineSink): void {
+    let text: string;
+    try {
+      text = this.#fatal.decode(chunk.subarray(from, to));
+    } catch {
+      // Some line is not UTF-8: fall back to line-by-line so only that line fails.
+      let s = from;
+      while (s <= to) {
+        let nl = chunk.indexOf(NL, s);
+        if (nl < 0 || nl > to) nl = to;
+        this.#emitOne(chunk, s, nl, sink);
+        s = nl + 1;
+      }
+      return;
+    }
+    const max = this.#max;
+    let s = 0;
+    for (;;) {
+      const nl = text.indexOf("\n", s);
+      let line = nl < 0 ? text.slice(s) : text.slice(s, nl);
+      if (line.length > 0 && line.charCodeAt(line.length - 1) === 13) line = line.slice(0, -1);
+      if (line.length * 3 > max && (line.length > max || utf8Length(line) > max)) {
+        sink.bad("TOO_LARGE", `Message exceeds the ${max}-byte limit`);
+      } else if (line.length > 0 && !isBlank(line)) {
+        sink.line(line);
+      }
+      if (nl < 0) break;
+      s = nl + 1;
+    }
+  }
+
+  #emitOne(bytes: Uint8Array, from: number, to: number, sink: LineSink): void {
+    if (to > from && bytes[to - 1] === 13) to--;
+    if (to - from > this.#max) {
+      sink.bad("TOO_LARGE", `Message exceeds the ${this.#max}-byte limit`);
+      return;
+    }
+    let text: string;
+    try {
+      text = this.#fatal.decode(bytes.subarray(from, to));
+    } catch {
+      sink.bad("BAD_FRAME", "Message is not valid UTF-8");
+      return;
+    }
+    if (text.length > 0 && !isBlank(text)) sink.line(text);
+  }
+}
