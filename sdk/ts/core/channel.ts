@@ -81,6 +81,7 @@ export class Channel implements LineSink {
     connection.start({
       data: (chunk, fds) => this.#data(chunk, fds),
       closed: (error) => this.#onClosed(error),
+      fdsTruncated: () => this.fdsLost(),
     });
   }
 

@@ -44,6 +44,11 @@ export interface ConnectionSink {
    * connection must not reuse `chunk`'s memory after the call returns unless `chunk` was copied.
    */
   data(chunk: Uint8Array, fds?: FdHandle[]): void;
+  /**
+   * Optional: the kernel truncated a control message (MSG_CTRUNC): descriptors were lost and the
+   * ones that did arrive were closed. The next line that claims descriptors fails with `BAD_FD`.
+   */
+  fdsTruncated?(): void;
   /** The connection ended: peer closed (no error) or failed (error). Called exactly once. */
   closed(error?: Error): void;
 }
