@@ -291,11 +291,13 @@ static int roundtrip(clp_client_t *c, const char *line, size_t len, json_t *id, 
         }
         json_t *rid = json_object_get(in->obj, "id");
         if (rid && !json_is_null(rid) && !json_equal(rid, id)) {
-            int known = unabandon(c, rid);
-            clp__in_free(in);
-            if (known) continue;
+            if (unabandon(c, rid)) {
+                clp__in_free(in);
+                continue;
+            }
             clp__set_error(c, "PROTOCOL", "Server answered request id %s, which is not in flight",
                            id_text(rid, idbuf, sizeof idbuf));
+            clp__in_free(in);
             abandon(c, id);
             return CLP_EPROTO;
         }

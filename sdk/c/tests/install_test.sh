@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Install test: `make install` with DESTDIR and with PREFIX, then build the examples with nothing
+# but `cc x.c $(pkg-config --cflags --libs copperline-ports)` and run them against the test server.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CC=${CC:-cc}
+tmp=$(mktemp -d)
+server_pid=
+cleanup() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null; rm -rf "$tmp"; }
+trap cleanup EXIT
+fail() { echo "install test: FAIL: $*" >&2; exit 1; }
+
+# 1. DESTDIR staging with the default PREFIX (/usr/local)
+make -s install DESTDIR="$tmp/stage" >/dev/null
+root="$tmp/stage/usr/local"
+for f in lib/libcopperline-ports.so lib/libcopperline-ports.so.0 lib/libcopperline-ports.so.0.1.0 \
+         lib/libcopperline-ports.a include/cl_ports.h include/cl_ports_version.h \
+         lib/pkgconfig/copperline-ports.pc; do
+  [ -e "$root/$f" ] || fail "missing $root/$f"
+done
+[ "$(readlink "$root/lib/libcopperline-ports.so.0")" = libcopperline-ports.so.0.1.0 ] || fail "so.0 link"
+readelf -d "$root/lib/libcopperline-ports.so.0.1.0" | grep -q 'SONAME.*libcopperline-ports.so.0\]' \
+  || fail "soname"
+grep -q '^prefix=/usr/local$' "$root/lib/pkgconfig/copperline-ports.pc" || fail "pc prefix"
+grep -q '^Requires.private: jansson$' "$root/lib/pkgconfig/copperline-ports.pc" || fail "pc Requires.private"
+flags=$(PKG_CONFIG_PATH="$root/lib/pkgconfig" PKG_CONFIG_SYSROOT_DIR="$tmp/stage" \
+        pkg-config --cflags --libs copperline-ports)
+echo "install test: DESTDIR flags: $flags"
+$CC ../../examples/c/ping.c $flags -o "$tmp/ping-destdir" || fail "build ping against DESTDIR"
+
+# 2. PREFIX install, examples built the documented way, run against the test server
+make -s install PREFIX="$tmp/prefix" >/dev/null
+export PKG_CONFIG_PATH="$tmp/prefix/lib/pkgconfig"
+[ "$(pkg-config --modversion copperline-ports)" = 0.1.0 ] || fail "modversion"
+for ex in ping subscribe fd_pass; do
+  # shellcheck disable=SC2046
+  $CC ../../examples/c/$ex.c $(pkg-config --cflags --libs copperline-ports) -o "$tmp/$ex" \
+    || fail "build $ex"
+done
+export LD_LIBRARY_PATH="$tmp/prefix/lib"
+
+sock="$tmp/testd.sock"
+build/test_server "$sock" & server_pid=$!
+for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.05; done
+
+out=$("$tmp/ping" "$sock") || fail "ping exited non-zero"
+echo "install test: $out"
+grep -q '"name":"testd"' <<<"$out" || fail "ping output"
+grep -q '"id":"ping1"' <<<"$out" || fail "ping id"
+LD_LIBRARY_PATH= "$tmp/ping-destdir" "$sock" >/dev/null 2>&1 && fail "DESTDIR binary must not find the lib by itself"
+LD_LIBRARY_PATH="$root/lib" "$tmp/ping-destdir" "$sock" | grep -q testd || fail "ping (DESTDIR build)"
+
+out=$("$tmp/subscribe" "$sock" tick 3 '{"count":3}') || fail "subscribe exited non-zero"
+[ "$(grep -c '"event":"tick"' <<<"$out")" = 3 ] || fail "subscribe output: $out"
+
+out=$("$tmp/fd_pass" "$sock" fdsum "abc") || fail "fd_pass exited non-zero"
+grep -q '"sum":294' <<<"$out" || fail "fd_pass output: $out"   # 97+98+99
+echo "install test: ok (DESTDIR + PREFIX installs, 3 examples built with pkg-config and run)"

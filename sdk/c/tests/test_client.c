@@ -1,0 +1,614 @@
+/* Tests of libcopperline-ports against tests/test_server.c over real sockets.
+ * Usage: test_client PATH_TO_TEST_SERVER
+ * Prints one line per failed check and a closing "N passed, N failed"; exits 1 on failure. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "cl_ports.h"
+
+static int passed, failed;
+static const char *current = "";
+
+#define CHECK(cond)                                                                        \
+    do {                                                                                   \
+        if (cond) {                                                                        \
+            passed++;                                                                      \
+        } else {                                                                           \
+            failed++;                                                                      \
+            fprintf(stderr, "FAIL [%s] %s:%d: %s\n", current, __FILE__, __LINE__, #cond); \
+        }                                                                                  \
+    } while (0)
+#define CHECK_EQ(got, want)                                                                      \
+    do {                                                                                         \
+        long long g_ = (long long)(got), w_ = (long long)(want);                                 \
+        if (g_ == w_) {                                                                          \
+            passed++;                                                                            \
+        } else {                                                                                 \
+            failed++;                                                                            \
+            fprintf(stderr, "FAIL [%s] %s:%d: %s == %lld, want %s == %lld (%s)\n", current,      \
+                    __FILE__, __LINE__, #got, g_, #want, w_, g_ < 0 ? clp_strerror((int)g_) : ""); \
+        }                                                                                        \
+    } while (0)
+
+static char sock_path[256], abstract_name[128];
+static pid_t server_pid;
+
+static int count_fds(void) {
+    DIR *d = opendir("/proc/self/fd");
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (e->d_name[0] != '.') n++;
+    closedir(d);
+    return n - 1; /* the directory's own fd */
+}
+
+static int64_t now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void start_server(const char *server) {
+    snprintf(sock_path, sizeof sock_path, "/tmp/clp-test-%d.sock", (int)getpid());
+    snprintf(abstract_name, sizeof abstract_name, "@clp-test/%d", (int)getpid());
+    server_pid = fork();
+    if (server_pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        execl(server, server, sock_path, abstract_name, (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 500; i++) { /* wait until it accepts */
+        clp_client_t *c = clp_connect(sock_path);
+        if (c) {
+            clp_close(c);
+            return;
+        }
+        usleep(10000);
+    }
+    fprintf(stderr, "test server did not start\n");
+    exit(1);
+}
+
+static void stop_server(void) {
+    kill(server_pid, SIGTERM);
+    waitpid(server_pid, NULL, 0);
+    unlink(sock_path);
+}
+
+static clp_client_t *connect_ok(void) {
+    clp_client_t *c = NULL;
+    int r = clp_connect2(sock_path, NULL, &c);
+    CHECK_EQ(r, 0);
+    if (!c) {
+        fprintf(stderr, "cannot connect: %s\n", clp_strerror(r));
+        exit(1);
+    }
+    return c;
+}
+
+static json_t *value(const clp_msg_t *m) {
+    return clp_msg_value(m);
+}
+
+static int ping_ok(clp_client_t *c) {
+    clp_msg_t resp;
+    clp_msg_t req = clp_msg_json("{\"cmd\":\"ping\"}");
+    int r = clp_request(c, &req, &resp);
+    const char *name =
+        json_string_value(json_object_get(json_object_get(value(&resp), "result"), "name"));
+    int ok = r == 0 && name && !strcmp(name, "testd");
+    clp_msg_free(&resp);
+    return ok;
+}
+
+static int make_memfd(const void *data, size_t n) {
+    int fd = memfd_create("clp-test", MFD_CLOEXEC);
+    if (fd < 0 || write(fd, data, n) != (ssize_t)n) {
+        perror("memfd");
+        exit(1);
+    }
+    return fd;
+}
+
+/* ------------------------------------------------------------------------------------------- */
+
+static void test_misc(void) {
+    current = "misc";
+    CHECK(!strcmp(clp_version(), CLP_VERSION_STRING));
+    int codes[] = {CLP_EPROTO, CLP_ETOOBIG, CLP_ETIMEDOUT, CLP_ECLOSED, CLP_EREMOTE,
+                   CLP_EARG,   CLP_ENOMEM,  CLP_EFD};
+    for (size_t i = 0; i < sizeof codes / sizeof *codes; i++) {
+        CHECK(codes[i] <= -10000);
+        for (size_t j = 0; j < i; j++) CHECK(strcmp(clp_strerror(codes[i]), clp_strerror(codes[j])));
+    }
+    CHECK(!strcmp(clp_strerror(-ENOENT), strerror(ENOENT)));
+    CHECK(!strcmp(clp_strerror(0), "Success"));
+    clp_options_t o;
+    clp_options_init(&o);
+    CHECK_EQ(o.timeout_ms, 5000);
+    CHECK_EQ(o.max_message, 65536);
+    clp_msg_t m = clp_msg_json("{\"cmd\":\"ping\"}");
+    CHECK_EQ(m.len, 14);
+    CHECK(m.fds == NULL && m.nfds == 0 && clp_msg_value(&m) == NULL);
+    clp_msg_free(&m); /* not owned: only resets */
+    CHECK(m.data == NULL);
+    clp_msg_free(NULL);
+    clp_close(NULL);
+}
+
+static void test_connect_errors(void) {
+    current = "connect errors";
+    clp_client_t *c = (clp_client_t *)1;
+    CHECK_EQ(clp_connect2("/nonexistent-dir/x.sock", NULL, &c), -ENOENT);
+    CHECK(c == NULL);
+    errno = 0;
+    CHECK(clp_connect("/nonexistent-dir/x.sock") == NULL);
+    CHECK_EQ(errno, ENOENT);
+    CHECK_EQ(clp_connect2(NULL, NULL, &c), CLP_EARG);
+    CHECK_EQ(clp_connect2("", NULL, &c), CLP_EARG);
+    CHECK_EQ(clp_connect2("x", NULL, NULL), CLP_EARG);
+    char longp[300];
+    memset(longp, 'a', sizeof longp - 1);
+    longp[0] = '/';
+    longp[sizeof longp - 1] = 0;
+    CHECK_EQ(clp_connect2(longp, NULL, &c), -ENAMETOOLONG);
+    unsetenv("NOSUCHSVC_XYZ_SOCKET");
+    CHECK_EQ(clp_connect2("nosuchsvc-xyz", NULL, &c), -ENOENT); /* /run/copperline/... */
+    /* a socket file nobody listens on */
+    CHECK_EQ(clp_connect2("@clp-test/nobody-listens-here", NULL, &c), -ECONNREFUSED);
+    clp_options_t bad = {.timeout_ms = -5};
+    CHECK_EQ(clp_connect2(sock_path, &bad, &c), CLP_EARG);
+}
+
+static void test_addresses(void) {
+    current = "addresses";
+    clp_client_t *c = clp_connect(abstract_name);
+    CHECK(c != NULL);
+    if (c) {
+        CHECK(ping_ok(c));
+        clp_close(c);
+    }
+    setenv("CLPTESTD_SOCKET", sock_path, 1);
+    c = clp_connect("clptestd");
+    CHECK(c != NULL);
+    if (c) {
+        CHECK(ping_ok(c));
+        clp_close(c);
+    }
+    setenv("CLP_TESTD_SOCKET", abstract_name, 1); /* "-" becomes "_", value may be @abstract */
+    c = clp_connect("clp-testd");
+    CHECK(c != NULL);
+    if (c) {
+        CHECK(ping_ok(c));
+        clp_close(c);
+    }
+    unsetenv("CLPTESTD_SOCKET");
+    unsetenv("CLP_TESTD_SOCKET");
+    /* the abstract name is exact-length: a prefix of it is another name */
+    char prefix[128];
+    snprintf(prefix, sizeof prefix, "%.*s", (int)strlen(abstract_name) - 1, abstract_name);
+    clp_client_t *c2;
+    CHECK_EQ(clp_connect2(prefix, NULL, &c2), -ECONNREFUSED);
+}
+
+static void test_ping(clp_client_t *c) {
+    current = "ping";
+    clp_msg_t req = clp_msg_json("{\"id\":\"ping1\",\"cmd\":\"ping\"}");
+    clp_msg_t resp;
+    CHECK_EQ(clp_request(c, &req, &resp), 0);
+    CHECK(resp.data && resp.data[resp.len] == '\0' && strstr(resp.data, "\"testd\""));
+    CHECK(!strcmp(json_string_value(json_object_get(value(&resp), "id")), "ping1"));
+    CHECK_EQ(json_integer_value(json_object_get(json_object_get(value(&resp), "result"), "protocol")), 0);
+    CHECK(resp.nfds == 0 && resp.fds == NULL);
+    const char *code = "x", *msg = "x";
+    clp_last_error(c, &code, &msg);
+    CHECK(code == NULL && msg == NULL);
+    clp_msg_free(&resp);
+    CHECK(resp.data == NULL);
+
+    char *name, *version;
+    int proto;
+    CHECK_EQ(clp_ping(c, &name, &version, &proto), 0);
+    CHECK(name && !strcmp(name, "testd"));
+    CHECK(version && !strcmp(version, "0.1.0"));
+    CHECK_EQ(proto, CLP_PROTOCOL);
+    free(name);
+    free(version);
+    CHECK_EQ(clp_ping(c, NULL, NULL, NULL), 0);
+}
+
+static void test_request_forms(clp_client_t *c) {
+    current = "request forms";
+    clp_msg_t resp;
+    /* no id: the library assigns an integer one */
+    clp_msg_t req = clp_msg_json("{\"cmd\":\"echo\",\"args\":{\"a\":1}}");
+    CHECK_EQ(clp_request(c, &req, &resp), 0);
+    json_t *id = json_object_get(value(&resp), "id");
+    CHECK(json_is_integer(id) && json_integer_value(id) > 0);
+    CHECK_EQ(json_integer_value(json_object_get(json_object_get(value(&resp), "result"), "a")), 1);
+    clp_msg_free(&resp);
+    /* pretty-printed text (raw newlines) is sent as one line */
+    req = clp_msg_json("{\n  \"cmd\": \"echo\",\r\n  \"args\": {\"s\": \"two\\nlines\"}\n}\n");
+    CHECK_EQ(clp_request(c, &req, &resp), 0);
+    CHECK(!strcmp(json_string_value(json_object_get(json_object_get(value(&resp), "result"), "s")),
+                  "two\nlines"));
+    clp_msg_free(&resp);
+    /* an empty object still gets its id; the server rejects the missing cmd */
+    req = clp_msg_json("  {}");
+    CHECK_EQ(clp_request(c, &req, &resp), CLP_EREMOTE);
+    const char *code = NULL;
+    clp_last_error(c, &code, NULL);
+    CHECK(code && !strcmp(code, "BAD_ARG"));
+    CHECK(json_is_integer(json_object_get(value(&resp), "id")));
+    clp_msg_free(&resp);
+    /* explicit length, not NUL-terminated */
+    const char text[] = "{\"cmd\":\"echo\",\"args\":{\"n\":7}}TRAILING";
+    req = clp_msg_json_n(text, sizeof text - 1 - 8);
+    CHECK_EQ(clp_request(c, &req, &resp), 0);
+    CHECK_EQ(json_integer_value(json_object_get(json_object_get(value(&resp), "result"), "n")), 7);
+    clp_msg_free(&resp);
+    /* NULL ret_resp discards the response */
+    req = clp_msg_json("{\"cmd\":\"ping\"}");
+    CHECK_EQ(clp_request(c, &req, NULL), 0);
+    /* invalid requests are refused locally and the client stays usable */
+    req = clp_msg_json("not json");
+    CHECK_EQ(clp_request(c, &req, &resp), CLP_EARG);
+    CHECK(resp.data == NULL);
+    req = clp_msg_json("[1,2]");
+    CHECK_EQ(clp_request(c, &req, &resp), CLP_EARG);
+    req = clp_msg_json("{\"id\":1.5,\"cmd\":\"ping\"}");
+    CHECK_EQ(clp_request(c, &req, &resp), CLP_EARG);
+    req = clp_msg_json("{\"cmd\":\"ping\",\"fds\":1}");
+    CHECK_EQ(clp_request(c, &req, &resp), CLP_EARG);
+    CHECK_EQ(clp_request(NULL, &req, &resp), CLP_EARG);
+    CHECK_EQ(clp_request(c, NULL, &resp), CLP_EARG);
+    CHECK(ping_ok(c));
+}
+
+static void test_call(clp_client_t *c) {
+    current = "call";
+    json_t *args = json_pack("{s:[i,i,i],s:s,s:{s:n}}", "x", 1, 2, 3, "s", "h\xc3\xa9llo", "o", "k");
+    json_t *res = NULL;
+    CHECK_EQ(clp_call(c, "echo", args, &res), 0);
+    CHECK(json_equal(res, args));
+    CHECK_EQ(args->refcount, 1); /* borrowed, not stolen */
+    json_decref(res);
+    json_decref(args);
+    CHECK_EQ(clp_call(c, "echo", NULL, &res), 0);
+    CHECK(json_is_object(res) && json_object_size(res) == 0);
+    json_decref(res);
+    CHECK_EQ(clp_call(c, "ping", NULL, NULL), 0);
+    json_t *notobj = json_integer(3);
+    CHECK_EQ(clp_call(c, "echo", notobj, &res), CLP_EARG);
+    json_decref(notobj);
+    CHECK_EQ(clp_call(c, NULL, NULL, &res), CLP_EARG);
+    CHECK(res == NULL);
+}
+
+static void test_remote_error(clp_client_t *c) {
+    current = "remote error";
+    clp_msg_t req = clp_msg_json("{\"id\":\"f1\",\"cmd\":\"fail\",\"args\":{\"what\":\"widget\"}}");
+    clp_msg_t resp;
+    CHECK_EQ(clp_request(c, &req, &resp), CLP_EREMOTE);
+    CHECK(resp.data && strstr(resp.data, "\"ok\":false"));
+    clp_msg_free(&resp);
+    const char *code = NULL, *msg = NULL;
+    CHECK_EQ(clp_last_error(c, &code, &msg), 0);
+    CHECK(code && !strcmp(code, "NOT_FOUND"));
+    CHECK(msg && !strcmp(msg, "No such thing: widget"));
+    json_t *res = (json_t *)1;
+    CHECK_EQ(clp_call(c, "nosuchcmd", NULL, &res), CLP_EREMOTE);
+    CHECK(res == NULL);
+    clp_last_error(c, &code, &msg);
+    CHECK(code && !strcmp(code, "BAD_CMD"));
+    CHECK_EQ(clp_call(c, "ping", NULL, NULL), 0);
+    clp_last_error(c, &code, &msg);
+    CHECK(code == NULL && msg == NULL);
+    CHECK_EQ(clp_last_error(NULL, &code, &msg), CLP_EARG);
+}
+
+static void test_subscribe(clp_client_t *c) {
+    current = "subscribe";
+    const char *events[] = {"tick"};
+    int64_t sub = 0;
+    CHECK_EQ(clp_subscribe(c, events, 1, "{\"count\":3}", &sub), 0);
+    CHECK(sub > 0);
+    int got = 0;
+    int64_t deadline = now_ms() + 3000;
+    while (got < 3 && now_ms() < deadline) {
+        if (!clp_pending(c)) {
+            struct pollfd p = {.fd = clp_fd(c), .events = POLLIN};
+            if (poll(&p, 1, 1000) <= 0) continue;
+        }
+        clp_msg_t ev;
+        int r = clp_read_event(c, 0, &ev);
+        if (r == CLP_ETIMEDOUT) continue; /* partial line so far */
+        CHECK_EQ(r, 0);
+        if (r) break;
+        json_t *v = value(&ev);
+        CHECK(!strcmp(json_string_value(json_object_get(v, "event")), "tick"));
+        CHECK_EQ(json_integer_value(json_object_get(v, "sub")), sub);
+        CHECK_EQ(json_integer_value(json_object_get(v, "n")), got);
+        clp_msg_free(&ev);
+        got++;
+    }
+    CHECK_EQ(got, 3);
+    clp_msg_t ev;
+    CHECK_EQ(clp_read_event(c, 50, &ev), CLP_ETIMEDOUT);
+    CHECK(ev.data == NULL);
+    CHECK_EQ(clp_unsubscribe(c, sub), 0);
+    CHECK_EQ(clp_unsubscribe(c, 9999), CLP_EREMOTE);
+    const char *code = NULL;
+    clp_last_error(c, &code, NULL);
+    CHECK(code && !strcmp(code, "NOT_FOUND"));
+    CHECK_EQ(clp_subscribe(c, events, 0, NULL, &sub), CLP_EARG);
+    CHECK_EQ(clp_subscribe(c, events, 1, "{\"events\":[]}", &sub), CLP_EARG);
+    CHECK_EQ(clp_subscribe(c, events, 1, "[1]", &sub), CLP_EARG);
+    /* two names, no filter, no events sent */
+    const char *two[] = {"tick", "tock"};
+    CHECK_EQ(clp_subscribe(c, two, 2, NULL, &sub), 0);
+    CHECK_EQ(clp_unsubscribe(c, sub), 0);
+}
+
+static void test_events_during_request(clp_client_t *c) {
+    current = "events during request";
+    json_t *args = json_pack("{s:i}", "count", 4), *res = NULL;
+    CHECK_EQ(clp_call(c, "emit", args, &res), 0);
+    json_decref(args);
+    CHECK_EQ(json_integer_value(json_object_get(res, "emitted")), 4);
+    json_decref(res);
+    CHECK_EQ(clp_pending(c), 1);
+    for (int i = 0; i < 4; i++) {
+        clp_msg_t ev;
+        CHECK_EQ(clp_read_event(c, 0, &ev), 0);
+        CHECK_EQ(json_integer_value(json_object_get(value(&ev), "n")), i);
+        clp_msg_free(&ev);
+    }
+    CHECK_EQ(clp_pending(c), 0);
+    clp_msg_t ev;
+    CHECK_EQ(clp_read_event(c, 0, &ev), CLP_ETIMEDOUT);
+    /* a tiny client-side queue drops and counts */
+    clp_options_t o;
+    clp_options_init(&o);
+    o.max_events = 2;
+    clp_client_t *small;
+    CHECK_EQ(clp_connect2(sock_path, &o, &small), 0);
+    args = json_pack("{s:i}", "count", 5);
+    CHECK_EQ(clp_call(small, "emit", args, NULL), 0);
+    json_decref(args);
+    CHECK_EQ(clp_events_dropped(small), 3);
+    int n = 0;
+    while (clp_read_event(small, 0, &ev) == 0) {
+        n++;
+        clp_msg_free(&ev);
+    }
+    CHECK_EQ(n, 2);
+    clp_close(small);
+}
+
+static void test_fd_send(clp_client_t *c) {
+    current = "fd send";
+    unsigned char data[1000];
+    long long sum = 0;
+    for (int i = 0; i < 1000; i++) {
+        data[i] = (unsigned char)(i * 7);
+        sum += data[i];
+    }
+    int fd = make_memfd(data, sizeof data);
+    clp_msg_t req = clp_msg_json("{\"cmd\":\"fdsum\",\"args\":{\"fd\":{\"fd_index\":0}}}");
+    clp_msg_t resp;
+    CHECK_EQ(clp_request_fds(c, &req, &fd, 1, &resp), 0);
+    json_t *result = json_object_get(value(&resp), "result");
+    CHECK_EQ(json_integer_value(json_object_get(result, "sum")), sum);
+    CHECK_EQ(json_integer_value(json_object_get(result, "bytes")), 1000);
+    clp_msg_free(&resp);
+    CHECK(fcntl(fd, F_GETFD) >= 0); /* borrowed: still ours */
+    /* an explicit matching "fds" is accepted */
+    req = clp_msg_json("{\"cmd\":\"fdsum\",\"fds\":1,\"args\":{\"fd\":{\"fd_index\":0}}}");
+    CHECK_EQ(clp_request_fds(c, &req, &fd, 1, &resp), 0);
+    clp_msg_free(&resp);
+    /* clp_call_fds */
+    json_t *args = json_pack("{s:{s:i}}", "fd", "fd_index", 0), *res = NULL;
+    CHECK_EQ(clp_call_fds(c, "fdsum", args, &fd, 1, &res, NULL, NULL), 0);
+    CHECK_EQ(json_integer_value(json_object_get(res, "sum")), sum);
+    json_decref(res);
+    json_decref(args);
+    /* mismatched fds field, bad FDs, too many: refused locally */
+    req = clp_msg_json("{\"cmd\":\"fdsum\",\"fds\":2}");
+    CHECK_EQ(clp_request_fds(c, &req, &fd, 1, &resp), CLP_EARG);
+    int bad = -1;
+    CHECK_EQ(clp_request_fds(c, &req, &bad, 1, &resp), CLP_EFD);
+    bad = 987;
+    CHECK_EQ(clp_request_fds(c, &req, &bad, 1, &resp), CLP_EFD);
+    CHECK_EQ(clp_request_fds(c, &req, NULL, 1, &resp), CLP_EARG);
+    int many[CLP_MAX_FDS_PER_MESSAGE + 1];
+    for (size_t i = 0; i < sizeof many / sizeof *many; i++) many[i] = fd;
+    CHECK_EQ(clp_request_fds(c, &req, many, sizeof many / sizeof *many, &resp), CLP_EFD);
+    close(fd);
+    CHECK(ping_ok(c));
+}
+
+static void test_fd_receive(clp_client_t *c) {
+    current = "fd receive";
+    clp_msg_t req = clp_msg_json("{\"cmd\":\"fdback\",\"args\":{\"text\":\"hello from the test\"}}");
+    clp_msg_t resp;
+    CHECK_EQ(clp_request(c, &req, &resp), 0);
+    CHECK_EQ(resp.nfds, 1);
+    if (resp.nfds == 1) {
+        CHECK(fcntl(resp.fds[0], F_GETFD) & FD_CLOEXEC);
+        char buf[64] = {0};
+        CHECK_EQ(pread(resp.fds[0], buf, sizeof buf - 1, 0), 19);
+        CHECK(!strcmp(buf, "hello from the test"));
+        CHECK_EQ(json_integer_value(json_object_get(
+                     json_object_get(json_object_get(value(&resp), "result"), "fd"), "fd_index")),
+                 0);
+        int fd = -1;
+        CHECK_EQ(clp_msg_take_fd(&resp, 0, &fd), 0);
+        CHECK(fd >= 0 && resp.fds[0] == -1);
+        int again;
+        CHECK_EQ(clp_msg_take_fd(&resp, 0, &again), CLP_EFD);
+        CHECK_EQ(clp_msg_take_fd(&resp, 1, &again), CLP_EFD);
+        clp_msg_free(&resp);
+        CHECK(fcntl(fd, F_GETFD) >= 0); /* taken: the message did not close it */
+        close(fd);
+    } else {
+        clp_msg_free(&resp);
+    }
+    /* not taken: clp_msg_free closes it; repeat to catch leaks */
+    for (int i = 0; i < 50; i++) {
+        CHECK_EQ(clp_request(c, &req, &resp), 0);
+        clp_msg_free(&resp);
+    }
+    /* clp_call_fds hands the FDs over */
+    json_t *res = NULL;
+    int *fds = NULL;
+    size_t nfds = 0;
+    CHECK_EQ(clp_call_fds(c, "fdback", NULL, NULL, 0, &res, &fds, &nfds), 0);
+    CHECK_EQ(nfds, 1);
+    if (nfds == 1) {
+        char buf[64] = {0};
+        CHECK_EQ(pread(fds[0], buf, sizeof buf - 1, 0), 16);
+        CHECK(!strcmp(buf, "hello from testd"));
+        close(fds[0]);
+    }
+    free(fds);
+    json_decref(res);
+    /* clp_call closes them */
+    CHECK_EQ(clp_call(c, "fdback", NULL, NULL), 0);
+}
+
+static void test_bad_server(void) {
+    clp_client_t *c = connect_ok();
+    const char *code = NULL;
+
+    current = "garbage";
+    CHECK_EQ(clp_call(c, "garbage", NULL, NULL), CLP_EPROTO);
+    clp_last_error(c, &code, NULL);
+    CHECK(code && !strcmp(code, "PROTOCOL"));
+    CHECK(ping_ok(c)); /* the late real answer to "garbage" is dropped */
+    clp_msg_t ev;
+    CHECK_EQ(clp_read_event(c, 100, &ev), CLP_ETIMEDOUT);
+
+    current = "huge";
+    CHECK_EQ(clp_call(c, "huge", NULL, NULL), CLP_ETOOBIG);
+    clp_last_error(c, &code, NULL);
+    CHECK(code && !strcmp(code, "TOO_LARGE"));
+    CHECK(ping_ok(c));
+
+    current = "wrongid";
+    CHECK_EQ(clp_call(c, "wrongid", NULL, NULL), CLP_EPROTO);
+    CHECK(ping_ok(c));
+
+    current = "badfd";
+    CHECK_EQ(clp_call(c, "badfd", NULL, NULL), CLP_EFD);
+    clp_last_error(c, &code, NULL);
+    CHECK(code && !strcmp(code, "BAD_FD"));
+    CHECK(ping_ok(c));
+
+    current = "strayfd";
+    CHECK_EQ(clp_call(c, "strayfd", NULL, NULL), 0);
+    CHECK_EQ(clp_read_event(c, 0, &ev), 0);
+    CHECK_EQ(ev.nfds, 0);
+    clp_msg_free(&ev);
+    CHECK(ping_ok(c));
+
+    current = "crlf";
+    json_t *res = NULL;
+    CHECK_EQ(clp_call(c, "crlf", NULL, &res), 0);
+    CHECK(json_is_true(json_object_get(res, "crlf")));
+    json_decref(res);
+
+    current = "timeout";
+    CHECK_EQ(clp_set_timeout(c, 0), CLP_EARG);
+    CHECK_EQ(clp_set_timeout(c, 100), 0);
+    json_t *args = json_pack("{s:i}", "ms", 400);
+    int64_t t0 = now_ms();
+    CHECK_EQ(clp_call(c, "slow", args, NULL), CLP_ETIMEDOUT);
+    int64_t dt = now_ms() - t0;
+    CHECK(dt >= 90 && dt < 350);
+    json_decref(args);
+    clp_last_error(c, &code, NULL);
+    CHECK(code && !strcmp(code, "TIMEOUT"));
+    CHECK_EQ(clp_set_timeout(c, 5000), 0);
+    CHECK(ping_ok(c)); /* waits past the late "slow" answer, which is dropped */
+    CHECK_EQ(clp_read_event(c, 0, &ev), CLP_ETIMEDOUT);
+
+    current = "too big to send";
+    clp_options_t o;
+    clp_options_init(&o);
+    o.max_message = 1024;
+    clp_client_t *small;
+    CHECK_EQ(clp_connect2(sock_path, &o, &small), 0);
+    char pad[1100];
+    memset(pad, 'p', sizeof pad - 1);
+    pad[sizeof pad - 1] = 0;
+    args = json_pack("{s:s}", "pad", pad);
+    CHECK_EQ(clp_call(small, "echo", args, NULL), CLP_ETOOBIG);
+    json_decref(args);
+    CHECK(ping_ok(small));
+    args = json_pack("{s:s%}", "pad", pad, (size_t)900); /* fits: 900-byte echo */
+    CHECK_EQ(clp_call(small, "echo", args, NULL), 0);
+    json_decref(args);
+    CHECK_EQ(clp_call(small, "huge", NULL, NULL), CLP_ETOOBIG);
+    CHECK(ping_ok(small));
+    clp_close(small);
+
+    current = "close mid-response";
+    CHECK_EQ(clp_call(c, "close", NULL, NULL), CLP_ECLOSED);
+    clp_last_error(c, &code, NULL);
+    CHECK(code && !strcmp(code, "CLOSED"));
+    CHECK_EQ(clp_call(c, "ping", NULL, NULL), CLP_ECLOSED);
+    clp_msg_t req = clp_msg_json("{\"cmd\":\"ping\"}"), resp;
+    CHECK_EQ(clp_request(c, &req, &resp), CLP_ECLOSED);
+    CHECK_EQ(clp_read_event(c, 0, &ev), 0); /* the event that came before the close */
+    CHECK(ev.data && strstr(ev.data, "\"bye\""));
+    clp_msg_free(&ev);
+    CHECK_EQ(clp_read_event(c, 0, &ev), CLP_ECLOSED);
+    CHECK_EQ(clp_read_event(c, 100, &ev), CLP_ECLOSED);
+    CHECK(clp_fd(c) >= 0);
+    clp_close(c);
+}
+
+int main(int argc, char **argv) {
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s PATH_TO_TEST_SERVER\n", argv[0]);
+        return 2;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    int fds_before = count_fds();
+    test_misc();
+    start_server(argv[1]);
+    test_connect_errors();
+    test_addresses();
+    clp_client_t *c = connect_ok();
+    test_ping(c);
+    test_request_forms(c);
+    test_call(c);
+    test_remote_error(c);
+    test_subscribe(c);
+    test_events_during_request(c);
+    test_fd_send(c);
+    test_fd_receive(c);
+    clp_close(c);
+    test_bad_server();
+    stop_server();
+    current = "fd leak";
+    CHECK_EQ(count_fds(), fds_before);
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed ? 1 : 0;
+}
