@@ -55,10 +55,12 @@ describe("node:net platform", () => {
     // Existing connections outlive the listener.
   });
 
-  test("listen with a custom mode", async () => {
+  test("listen with a custom mode and group", async () => {
     const address = pathAddress("mode");
-    const listener = await nodePlatform.listen(address, () => {}, { mode: 0o600 });
+    const gid = process.getgid!();
+    const listener = await nodePlatform.listen(address, () => {}, { mode: 0o600, gid });
     assert.equal(statSync(address).mode & 0o777, 0o600);
+    assert.equal(statSync(address).gid, gid);
     await listener.close();
   });
 

@@ -276,6 +276,7 @@ describe("node-ffi connection lifecycle and errors", () => {
 
     const { listener } = await echoServer(ffi, address);
     assert.equal(statSync(address).mode & 0o777, 0o660);
+    assert.equal(statSync(address).gid, process.getgid!());
     await assert.rejects(echoServer(ffi, address), (e: NodeJS.ErrnoException) => {
       assert.equal(e.code, "EADDRINUSE");
       assert.match(e.message, /live server/);
@@ -432,7 +433,7 @@ describe("node-ffi reactor", () => {
     // Only unref'd registrations with read interest remain on the client side… plus the server
     // side, ref'd. Close the server side's reading by ref(false) too.
     server.ref!(false);
-    await sleep(20);
+    for (let i = 0; i < 100 && (reactor().refs > 0 || reactor().waiting); i++) await sleep(10);
     assert.equal(reactor().refs, 0);
     assert.equal(reactor().waiting, false, "no epoll_wait holds a pool thread");
     await writeAll(server, encode("while unref'd\n"));
