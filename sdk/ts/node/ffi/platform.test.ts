@@ -294,6 +294,37 @@ describe("node-ffi connection lifecycle and errors", () => {
     assert.throws(() => statSync(address), { code: "ENOENT" });
   });
 
+  test("connect retries while the listener's backlog is full; a signal aborts the wait", async () => {
+    // A raw listener with backlog 1 that does not accept yet.
+    const address = pathAddress("backlog");
+    const lfd = raw.socket(C.AF_UNIX, C.SOCK_STREAM | C.SOCK_NONBLOCK, 0);
+    const sa = new Uint8Array(110);
+    sa[0] = C.AF_UNIX;
+    sa.set(encode(address), 2);
+    assert.equal(raw.bind(lfd, sa, 110), 0);
+    assert.equal(raw.listen(lfd, 1), 0);
+    const pending = Array.from({ length: 5 }, () => ffi.connect(address));
+    const ac = new AbortController();
+    const aborted = ffi.connect(address, { signal: ac.signal });
+    await sleep(50);
+    ac.abort(new Error("gave up"));
+    await assert.rejects(aborted, /gave up/);
+    // Accept everything that arrives until the five connects resolved.
+    const accepted: number[] = [];
+    let done = false;
+    const all = Promise.all(pending).finally(() => (done = true));
+    while (!done) {
+      const fd = raw.accept4(lfd, null, null, C.SOCK_CLOEXEC);
+      if (fd >= 0) accepted.push(fd);
+      else await sleep(2);
+    }
+    const clients = await all;
+    assert.equal(clients.length, 5);
+    for (const c of clients) c.close();
+    for (const fd of accepted) raw.close(fd);
+    raw.close(lfd);
+  });
+
   test("abstract name in use: EADDRINUSE", async () => {
     const address = abstractAddress("busy");
     const { listener } = await echoServer(ffi, address);
