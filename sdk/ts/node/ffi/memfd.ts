@@ -17,15 +17,15 @@ let statBlock: NativeBlock | undefined;
  * Creates an anonymous memory file (`memfd_create`, close-on-exec, sealable) of `size` bytes.
  *
  * @param name A name for debugging (`/proc/self/fd/N` shows `memfd:name`).
- * @param size Bytes (zero-filled).
+ * @param size Bytes (zero-filled; default 0, as on the Deno side).
  */
-export function createMemfd(name: string, size: number): FdHandle {
+export function createMemfd(name: string, size = 0): FdHandle {
   if (!Number.isSafeInteger(size) || size < 0) throw new RangeError(`Invalid memfd size ${size}`);
   const cname = encoder.encode(name + "\0");
   const fd = raw.memfd_create(cname, C.MFD_CLOEXEC | C.MFD_ALLOW_SEALING);
   if (fd < 0) throw socketError("memfd_create", errno());
   const handle = new NodeFdHandle(fd);
-  if (raw.ftruncate(fd, size) < 0) {
+  if (size > 0 && raw.ftruncate(fd, size) < 0) {
     const e = errno();
     handle.close();
     throw socketError("ftruncate", e);
