@@ -13,6 +13,7 @@ if (!address) {
   Deno.exit(2);
 }
 const server = await startEcho(address, {
+  onError: () => {},
   capabilities: flags.includes("--caps") ? { "tok-math": ["math"], "tok-all": ["*"] } : undefined,
 });
 console.log("ready");

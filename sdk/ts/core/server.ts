@@ -353,8 +353,9 @@ export class Session {
       if (error instanceof PortError) {
         this.#reply(id, error.code, error.message, error.data);
       } else {
-        this.#server.options.onError?.(error, `handler of "${cmd}"`) ??
-          console.error(`copperline-ports: handler of "${cmd}" failed:`, error);
+        const onError = this.#server.options.onError;
+        if (onError) onError(error, `handler of "${cmd}"`);
+        else console.error(`copperline-ports: handler of "${cmd}" failed:`, error);
         this.#reply(id, ErrorCode.INTERNAL, `Handler of "${cmd}" failed: ${errorMessage(error)}`);
       }
       return;
