@@ -42,6 +42,7 @@ export const raw = {
   fstat: f("int fstat(int fd, void *buf)"),
   shutdown: f("int shutdown(int fd, int how)"),
   getsockopt: f("int getsockopt(int fd, int level, int name, void *val, void *len)"),
+  setsockopt: f("int setsockopt(int fd, int level, int name, const void *val, uint32_t len)"),
 };
 
 /** Positive errno of the last call on this thread. */
@@ -56,6 +57,7 @@ export const C = {
   SOL_SOCKET: 1,
   SCM_RIGHTS: 1,
   SO_ERROR: 4,
+  SO_PASSCRED: 16,
   MSG_CTRUNC: 0x8,
   MSG_DONTWAIT: 0x40,
   MSG_NOSIGNAL: 0x4000,

@@ -219,6 +219,27 @@ describe("node-ffi descriptors", () => {
     await listener.close();
   });
 
+  test("every control message is parsed (SCM_CREDENTIALS beside SCM_RIGHTS)", async () => {
+    const { client, server, listener } = await pair(pathAddress("creds"));
+    // With SO_PASSCRED the kernel adds an SCM_CREDENTIALS message before SCM_RIGHTS.
+    assert.equal(raw.setsockopt((server as FfiConnection).fd, C.SOL_SOCKET, C.SO_PASSCRED, new Int32Array([1]), 4), 0);
+    const sink = new Collector();
+    server.start(sink);
+    const a = createMemfd("a", 0);
+    const b = createMemfd("b", 0);
+    writeFd(a, encode("A"));
+    writeFd(b, encode("B"));
+    await writeAll(client, encode("two\n"), [a.fd, b.fd]);
+    await sink.until(4);
+    assert.equal(sink.fds.length, 2);
+    assert.equal(new TextDecoder().decode(readFd(sink.fds[0], 1)), "A");
+    assert.equal(new TextDecoder().decode(readFd(sink.fds[1], 1)), "B");
+    for (const h of [a, b, ...sink.fds]) h.close();
+    client.close();
+    await sink.closedPromise;
+    await listener.close();
+  });
+
   test("maxFdsPerMessage is validated", () => {
     assert.throws(() => createNodeFfiPlatform({ maxFdsPerMessage: 254 }), RangeError);
     assert.throws(() => createNodeFfiPlatform({ maxFdsPerMessage: -1 }), RangeError);
