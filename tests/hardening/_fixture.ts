@@ -177,7 +177,7 @@ export class RawConn {
       const left = deadline - Date.now();
       if (left <= 0) throw new Error("RawConn.readLine timed out");
       const chunk = new Uint8Array(256 * 1024);
-      let timer: number | undefined;
+      let timer: ReturnType<typeof setTimeout> | undefined;
       const n = await Promise.race([
         this.conn.read(chunk),
         new Promise<"timeout">((r) => (timer = setTimeout(() => r("timeout"), left))),
