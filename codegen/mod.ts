@@ -58,7 +58,8 @@ export interface GenerateOptions {
 export async function generate(models: ServiceModel[], options: GenerateOptions): Promise<GeneratedFile[]> {
   const targets = options.targets ?? ["ts"];
   const files: GeneratedFile[] = [];
-  for (const m of [...models].sort((a, b) => a.name.localeCompare(b.name))) {
+  const byCodePoint = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+  for (const m of [...models].sort((a, b) => byCodePoint(a.name, b.name))) {
     const vars = {
       generator_version: GENERATOR_VERSION,
       source: m.file,
@@ -82,5 +83,5 @@ export async function generate(models: ServiceModel[], options: GenerateOptions)
       files.push(...await emit(m, ctx));
     }
   }
-  return files.sort((a, b) => (a.target + "/" + a.path).localeCompare(b.target + "/" + b.path));
+  return files.sort((a, b) => byCodePoint(a.target + "/" + a.path, b.target + "/" + b.path));
 }

@@ -182,12 +182,16 @@ function ajvErrorsToIssues(file: string, base: string, errors: Json[]): SchemaIs
     } else if (e.keyword === "propertyNames") {
       pointer += "/" + escapePointer(e.params.propertyName);
       message = `is not a valid name`;
-    } else if (e.keyword === "pattern" || e.keyword === "if" || e.keyword === "oneOf" || e.keyword === "anyOf") {
-      if (e.keyword !== "pattern") continue;
+    } else if (e.keyword === "const") {
+      message = `must be ${JSON.stringify(e.params.allowedValue)}`;
+    } else if (e.keyword === "enum" && Array.isArray(e.params.allowedValues)) {
+      message = `must be one of ${e.params.allowedValues.map((v: unknown) => JSON.stringify(v)).join(", ")}`;
+    } else if (e.keyword === "if" || e.keyword === "oneOf" || e.keyword === "anyOf") {
+      continue;
     }
-    const key = pointer + ": " + message;
-    if (seen.has(key)) continue;
-    seen.add(key);
+    // One issue per place: the first is the most useful (draft-07 "type" is an anyOf, for one).
+    if (seen.has(pointer)) continue;
+    seen.add(pointer);
     out.push({ file, pointer, message });
   }
   return out;

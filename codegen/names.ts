@@ -34,7 +34,7 @@ export function pascal(name: string): string {
 
 /** `create_layer` → `createLayer`; reserved words get a trailing `_`. */
 export function camel(name: string): string {
-  const p = pascal(name);
+  const p = words(name).map((w) => w[0].toUpperCase() + w.slice(1)).join("");
   const c = p[0].toLowerCase() + p.slice(1);
   return TS_RESERVED.has(c) ? c + "_" : c;
 }

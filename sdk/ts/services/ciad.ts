@@ -555,7 +555,7 @@ export class CiadClient extends ServiceClient<CiadCommands, CiadEvents> {
    * @since 0.1.0
    */
   // from schemas/ciad.json#/commands/i2c_xfer
-  i2CXfer(args: I2CXferArgs, options?: CallOptions): Promise<I2CXferResult> {
+  i2cXfer(args: I2CXferArgs, options?: CallOptions): Promise<I2CXferResult> {
     return this.port.request("i2c_xfer", args, options);
   }
 

@@ -59,7 +59,7 @@ export const ciadServerDescriptor: ServerDescriptor = {
     gpio_read: validators.gpioReadArgs,
     gpio_mode: validators.gpioModeArgs,
     midi_out: validators.midiOutArgs,
-    i2c_xfer: validators.i2CXferArgs,
+    i2c_xfer: validators.i2cXferArgs,
     set_rtc: validators.setRtcArgs,
   },
   validateResult: {
@@ -70,7 +70,7 @@ export const ciadServerDescriptor: ServerDescriptor = {
     gpio_read: validators.gpioReadResult,
     gpio_mode: validators.gpioModeResult,
     midi_out: validators.midiOutResult,
-    i2c_xfer: validators.i2CXferResult,
+    i2c_xfer: validators.i2cXferResult,
     set_rtc: validators.setRtcResult,
   },
   validateEvent: {
