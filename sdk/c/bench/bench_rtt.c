@@ -2,8 +2,9 @@
  * C echo server (one forked process per connection, Unix stream socket).
  *
  * Usage: bench_rtt [iterations-per-round] [rounds]
- * Prints median µs per round trip for raw, clp_request and clp_call, unpinned and with client and
- * server pinned to one core, and the ratios to raw (target: clp_request <= 1.1x). Not a test. */
+ * Prints median µs per round trip for raw, raw + json_loadb of the response, clp_request and
+ * clp_call, unpinned and with client and server pinned to one core, and the ratios (target:
+ * clp_request <= 1.1x raw). Not a test. */
 #include <errno.h>
 #include <sched.h>
 #include <signal.h>
@@ -109,8 +110,9 @@ static int raw_connect(void) {
     return fd;
 }
 
-/* Raw baseline: format the request, write it, read until the response's newline. */
-static double run_raw(int fd, int iters) {
+/* Raw baseline: format the request, write it, read until the response's newline; with `parse`,
+ * also json_loadb() the response (the least any client that looks at the response must do). */
+static double run_raw(int fd, int iters, int parse) {
     static char buf[4096];
     char req[64];
     double t0 = now_us();
@@ -123,6 +125,11 @@ static double run_raw(int fd, int iters) {
             if (r <= 0) exit(1);
             len += (size_t)r;
             if (buf[len - 1] == '\n') break;
+        }
+        if (parse) {
+            json_t *v = json_loadb(buf, len - 1, 0, NULL);
+            if (!v) exit(1);
+            json_decref(v);
         }
     }
     return (now_us() - t0) / iters;
@@ -174,18 +181,21 @@ static void bench(const char *label, int pin, int iters, int rounds) {
         fprintf(stderr, "clp_connect2 failed\n");
         exit(1);
     }
-    run_raw(fd, iters / 4 + 1); /* warm up */
+    run_raw(fd, iters / 4 + 1, 1); /* warm up */
     run_clp_request(c, iters / 4 + 1);
     run_clp_call(c, iters / 4 + 1);
-    double raw[64], req[64], call[64];
-    for (int r = 0; r < rounds; r++) { /* interleaved, so drift hits all three alike */
-        raw[r] = run_raw(fd, iters);
+    double raw[64], rawp[64], req[64], call[64];
+    for (int r = 0; r < rounds; r++) { /* interleaved, so drift hits all alike */
+        raw[r] = run_raw(fd, iters, 0);
+        rawp[r] = run_raw(fd, iters, 1);
         req[r] = run_clp_request(c, iters);
         call[r] = run_clp_call(c, iters);
     }
-    double mr = median(raw, rounds), mq = median(req, rounds), mc = median(call, rounds);
-    printf("%-10s raw write/read %7.2f us | clp_request %7.2f us (%.3fx) | clp_call %7.2f us (%.3fx)\n",
-           label, mr, mq, mq / mr, mc, mc / mr);
+    double mr = median(raw, rounds), mp = median(rawp, rounds), mq = median(req, rounds),
+           mc = median(call, rounds);
+    printf("%-9s raw %6.2f us | raw+json_loadb %6.2f us (%.2fx) | clp_request %6.2f us (%.2fx raw, "
+           "%.2fx raw+parse) | clp_call %6.2f us (%.2fx raw)\n",
+           label, mr, mp, mp / mr, mq, mq / mr, mq / mp, mc, mc / mr);
     clp_close(c);
     close(fd);
     kill(server, SIGTERM);

@@ -196,8 +196,9 @@ CLP_EXPORT clp_client_t *clp_connect(const char *address);
 CLP_EXPORT void clp_close(clp_client_t *client);
 
 /**
- * @brief The client's socket, for poll()/epoll (POLLIN). The socket is non-blocking and still
- *   owned by the client: do not read from it, do not close it.
+ * @brief The client's socket, for poll()/epoll (POLLIN). It still belongs to the client: do not
+ *   read from it, write to it, close it or change its flags (the library bounds every wait
+ *   itself: MSG_DONTWAIT, poll() and SO_RCVTIMEO).
  *
  * Events can already be waiting inside the library (received during a request): check
  * clp_pending(), or call clp_read_event() with timeout 0 until it returns CLP_ETIMEDOUT, before
@@ -262,9 +263,13 @@ CLP_EXPORT struct json_t *clp_msg_value(const clp_msg_t *msg);
  * @p req must be one JSON object in the ports v0 request form (`cmd`, optional `id`, `args`,
  * `caps`). If it has no `id` the library assigns the next integer of this connection (1, 2,
  * ...). The response is matched by id; events that arrive meanwhile are queued for
- * clp_read_event(). The line is re-serialised compactly when the library adds a field or the
- * text contains a newline; otherwise it is sent as given. The request must not carry `fds` (use
- * clp_request_fds()).
+ * clp_read_event(); a late response to an earlier request that failed or timed out is dropped.
+ *
+ * The text is sent as given: the library only inserts the fields it owns (`id`, `fds`) right after
+ * the opening brace and turns raw newlines (whitespace outside strings) into spaces. It parses the
+ * text only when it may contain an `id` or `fds` key, to check them; other malformed text is sent,
+ * and the server answers `BAD_FRAME` (CLP_EREMOTE). Without clp_request_fds() the request must
+ * not carry `fds`.
  *
  * @param client the client (borrowed).
  * @param req the request (borrowed).

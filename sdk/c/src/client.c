@@ -141,8 +141,8 @@ int clp_connect2(const char *address, const clp_options_t *opts, clp_client_t **
     }
     struct timeval zero = {0, 0};
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &zero, sizeof zero);
-    int fl = fcntl(fd, F_GETFL);
-    if (fl >= 0) fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+    /* The socket stays blocking: sends use MSG_DONTWAIT (+ poll), receives a blocking recvmsg
+     * bounded by SO_RCVTIMEO, or MSG_DONTWAIT for a zero timeout. */
 
     clp_client_t *c = calloc(1, sizeof *c);
     if (c) {
@@ -337,19 +337,38 @@ int clp_request_fds(clp_client_t *c, const clp_msg_t *req, const int *fds, size_
         clp__set_error(c, "CLOSED", "The connection is closed");
         return CLP_ECLOSED;
     }
-    json_error_t jerr;
-    json_t *obj = json_loadb(req->data, req->len, 0, &jerr);
-    if (!obj || !json_is_object(obj)) {
-        clp__set_error(c, "BAD_ARG", "The request is not a JSON object%s%s", obj ? "" : ": ",
-                       obj ? "" : jerr.text);
-        json_decref(obj);
+    /* The text is sent as given; only the envelope fields the library owns are inserted right
+     * after the opening brace, and raw newlines (whitespace outside strings) become spaces.
+     * jansson parses the text only when it may hold an "id" or "fds" key (or a \u escape that
+     * could spell one); otherwise it need not be parsed here and the server judges it
+     * (malformed text is answered with BAD_FRAME). */
+    const char *data = req->data;
+    size_t dlen = req->len, p = 0;
+    while (p < dlen && (data[p] == ' ' || data[p] == '\t' || data[p] == '\n' || data[p] == '\r')) p++;
+    if (p == dlen || data[p] != '{') {
+        clp__set_error(c, "BAD_ARG", "The request is not a JSON object");
         return CLP_EARG;
     }
-    /* The text is sent as given; only the envelope fields the library owns are inserted right
-     * after the opening brace, and newlines (whitespace outside strings) become spaces. */
+    size_t q = p + 1;
+    while (q < dlen && (data[q] == ' ' || data[q] == '\t' || data[q] == '\n' || data[q] == '\r')) q++;
+    int empty = q < dlen && data[q] == '}';
+    json_t *obj = NULL, *id = NULL, *jfds = NULL;
+    if (memmem(data, dlen, "\"id\"", 4) || memmem(data, dlen, "\"fds\"", 5) ||
+        memmem(data, dlen, "\\u", 2)) {
+        json_error_t jerr;
+        obj = json_loadb(data, dlen, 0, &jerr);
+        if (!obj || !json_is_object(obj)) {
+            clp__set_error(c, "BAD_ARG", "The request is not a JSON object%s%s", obj ? "" : ": ",
+                           obj ? "" : jerr.text);
+            json_decref(obj);
+            return CLP_EARG;
+        }
+        id = json_object_get(obj, "id");
+        jfds = json_object_get(obj, "fds");
+        empty = json_object_size(obj) == 0;
+    }
     char ins[96];
     int nins = 0;
-    json_t *id = json_object_get(obj, "id");
     json_t *myid = NULL;
     if (id) {
         if (!json_is_string(id) && !json_is_integer(id)) {
@@ -363,7 +382,6 @@ int clp_request_fds(clp_client_t *c, const clp_msg_t *req, const int *fds, size_
         myid = json_integer(n);
         nins += snprintf(ins + nins, sizeof ins - (size_t)nins, "\"id\":%lld,", (long long)n);
     }
-    json_t *jfds = json_object_get(obj, "fds");
     if (jfds) {
         if (!json_is_integer(jfds) || json_integer_value(jfds) != (json_int_t)nfds) {
             json_decref(obj);
@@ -374,22 +392,20 @@ int clp_request_fds(clp_client_t *c, const clp_msg_t *req, const int *fds, size_
     } else if (nfds > 0) {
         nins += snprintf(ins + nins, sizeof ins - (size_t)nins, "\"fds\":%zu,", nfds);
     }
-    size_t empty = json_object_size(obj) == 0;
     json_decref(obj);
     if (nins > 0 && empty) nins--; /* "{}" gets no trailing comma */
 
     const char *line = req->data;
     size_t len = req->len;
-    char *buf = NULL;
+    char small[1024], *buf = NULL;
     int has_nl = memchr(line, '\n', len) || memchr(line, '\r', len);
     if (nins > 0 || has_nl) {
-        buf = malloc(len + (size_t)nins + 1);
+        buf = len + (size_t)nins < sizeof small ? small : malloc(len + (size_t)nins + 1);
         if (!buf) {
             json_decref(myid);
             return CLP_ENOMEM;
         }
-        const char *brace = memchr(line, '{', len); /* the object's first byte (parsed above) */
-        size_t pre = (size_t)(brace - line) + 1, k = 0;
+        size_t pre = p + 1, k = 0; /* up to and including the opening brace */
         memcpy(buf, line, pre);
         k = pre;
         memcpy(buf + k, ins, (size_t)nins);
@@ -402,7 +418,7 @@ int clp_request_fds(clp_client_t *c, const clp_msg_t *req, const int *fds, size_
     }
     clp__in *in;
     int r = roundtrip(c, line, len, myid, fds, nfds, &in);
-    free(buf);
+    if (buf != small) free(buf);
     json_decref(myid);
     if (in) {
         if (ret_resp)

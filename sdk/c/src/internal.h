@@ -27,13 +27,14 @@ typedef struct clp__qfd {
 /* One received, parsed message. */
 typedef struct clp__in {
     json_t *obj;     /* the parsed object (owned) */
-    char *line;      /* NUL-terminated copy of the line (owned) */
+    char *line;      /* NUL-terminated copy of the line: points at text[] */
     size_t len;
     int *fds;        /* claimed FDs (owned) */
     size_t nfds;
     int fd_err;      /* the line announced more FDs than arrived */
     int is_event;
     struct clp__in *next;
+    char text[];     /* the line, allocated with the struct */
 } clp__in;
 
 struct clp_client {
@@ -42,6 +43,7 @@ struct clp_client {
     size_t max_message;
     size_t max_events;
     int closed;           /* EOF or fatal error seen: later calls fail with CLP_ECLOSED */
+    int rcvtimeo_ms;      /* SO_RCVTIMEO currently set on the socket; 0 = none (blocks) */
 
     /* read buffer: unconsumed bytes are rbuf[rpos, rlen) */
     char *rbuf;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -78,6 +79,17 @@ static int wait_fd(clp_client_t *c, short events, int64_t deadline) {
     }
 }
 
+/* Keep SO_RCVTIMEO close to the time left: reset it only when it is more than 2 ms too long (the
+ * deadline would be overshot) or much too short (spurious wake-ups), so the usual request costs
+ * no setsockopt. ms == 0 means no timeout. */
+static void set_rcvtimeo(clp_client_t *c, int ms) {
+    int cur = c->rcvtimeo_ms;
+    if (cur == ms) return;
+    if (cur != 0 && ms != 0 && cur <= ms + 2 && cur + 50 >= ms) return;
+    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+    if (setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) == 0) c->rcvtimeo_ms = ms;
+}
+
 /* Read once into the buffer (waiting until the deadline). Sets c->closed at EOF. */
 static int fill(clp_client_t *c, int64_t deadline) {
     if (c->rpos == c->rlen) {
@@ -93,8 +105,14 @@ static int fill(clp_client_t *c, int64_t deadline) {
         char buf[CMSG_SPACE(sizeof(int) * CLP_MAX_FDS_PER_MESSAGE)];
     } ctl;
     for (;;) {
-        int r = wait_fd(c, POLLIN, deadline);
-        if (r < 0) return r;
+        /* One blocking recvmsg bounded by SO_RCVTIMEO (cheaper than poll + recvmsg); past the
+         * deadline only a non-blocking attempt is made. */
+        int flags = MSG_CMSG_CLOEXEC;
+        int64_t rem = deadline < 0 ? 0 : deadline - clp__now_ms();
+        if (deadline >= 0 && rem <= 0)
+            flags |= MSG_DONTWAIT;
+        else
+            set_rcvtimeo(c, deadline < 0 ? 0 : rem > INT_MAX ? INT_MAX : (int)rem);
         struct iovec iov = {.iov_base = c->rbuf + c->rlen, .iov_len = c->rcap - c->rlen};
         struct msghdr mh;
         memset(&mh, 0, sizeof mh);
@@ -102,9 +120,13 @@ static int fill(clp_client_t *c, int64_t deadline) {
         mh.msg_iovlen = 1;
         mh.msg_control = ctl.buf;
         mh.msg_controllen = sizeof ctl.buf;
-        ssize_t n = recvmsg(c->fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+        ssize_t n = recvmsg(c->fd, &mh, flags);
         if (n < 0) {
-            if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                if (deadline >= 0 && clp__now_ms() >= deadline) return CLP_ETIMEDOUT;
+                continue;
+            }
+            if (errno == EINTR) continue;
             int e = errno;
             clp__mark_closed(c);
             return (e == ECONNRESET || e == EPIPE) ? 0 : -e;
@@ -203,7 +225,6 @@ static int get_line(clp_client_t *c, int64_t deadline, char **ret_line, size_t *
 void clp__in_free(clp__in *in) {
     if (!in) return;
     json_decref(in->obj);
-    free(in->line);
     for (size_t i = 0; i < in->nfds; i++)
         if (in->fds[i] >= 0) close(in->fds[i]);
     free(in->fds);
@@ -242,16 +263,15 @@ int clp__next_in(clp_client_t *c, int64_t deadline, clp__in **ret_in) {
         }
         nfds = (size_t)v;
     }
-    clp__in *in = calloc(1, sizeof *in);
-    if (in) in->line = malloc(len + 1);
+    clp__in *in = malloc(sizeof *in + len + 1);
+    if (in) {
+        memset(in, 0, sizeof *in);
+        in->line = in->text;
+    }
     if (in && nfds) in->fds = malloc(nfds * sizeof(int));
-    if (!in || !in->line || (nfds && !in->fds)) {
+    if (!in || (nfds && !in->fds)) {
         fdq_close_stale(c, end);
-        if (in) {
-            free(in->line);
-            free(in->fds);
-            free(in);
-        }
+        free(in);
         json_decref(obj);
         return CLP_ENOMEM;
     }

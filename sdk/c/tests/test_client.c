@@ -262,6 +262,17 @@ static void test_request_forms(clp_client_t *c) {
     CHECK_EQ(clp_request(c, &req, &resp), 0);
     CHECK_EQ(json_integer_value(json_object_get(json_object_get(value(&resp), "result"), "n")), 7);
     clp_msg_free(&resp);
+    /* malformed text without id/fds is not parsed locally: the server answers BAD_FRAME */
+    req = clp_msg_json("{\"cmd\": broken");
+    CHECK_EQ(clp_request(c, &req, &resp), CLP_EREMOTE);
+    clp_last_error(c, &code, NULL);
+    CHECK(code && !strcmp(code, "BAD_FRAME"));
+    clp_msg_free(&resp);
+    /* an "id" key hidden behind a \u escape is still found (the text is parsed then) */
+    req = clp_msg_json("{\"\\u0069d\":\"esc\",\"cmd\":\"ping\"}");
+    CHECK_EQ(clp_request(c, &req, &resp), 0);
+    CHECK(!strcmp(json_string_value(json_object_get(value(&resp), "id")), "esc"));
+    clp_msg_free(&resp);
     /* NULL ret_resp discards the response */
     req = clp_msg_json("{\"cmd\":\"ping\"}");
     CHECK_EQ(clp_request(c, &req, NULL), 0);
