@@ -1,4 +1,6 @@
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* memfd_create */
+#endif
 /* Pass a file descriptor: write content into a memfd and send it with a request.
  * Build: cc fd_pass.c $(pkg-config --cflags --libs copperline-ports)
  * Run:   ./a.out ADDRESS [CMD] [TEXT]
