@@ -1,0 +1,80 @@
+import assert from "node:assert/strict";
+import { LineDecoder, utf8Length } from "./framing.ts";
+
+const enc = new TextEncoder();
+
+function collect(max = 64) {
+  const lines: string[] = [];
+  const bad: string[] = [];
+  const d = new LineDecoder(max);
+  const sink = { line: (t: string) => lines.push(t), bad: (c: string) => bad.push(c) };
+  return { d, lines, bad, push: (s: string | Uint8Array) => d.push(typeof s === "string" ? enc.encode(s) : s, sink) };
+}
+
+Deno.test("lines split across chunks, several per chunk, CRLF and blanks", () => {
+  const c = collect();
+  c.push('{"a":1}\n{"b"');
+  c.push(':2}\r\n\n   \n{"c":3}');
+  assert.deepEqual(c.lines, ['{"a":1}', '{"b":2}']);
+  c.push("\n");
+  assert.deepEqual(c.lines, ['{"a":1}', '{"b":2}', '{"c":3}']);
+  assert.equal(c.d.buffered, 0);
+});
+
+Deno.test("every split point of a multi-byte stream gives the same lines", () => {
+  const text = '{"t":"héllo ✓ 😀"}\n{"u":"日本"}\n';
+  const bytes = enc.encode(text);
+  for (let i = 0; i <= bytes.length; i++) {
+    const c = collect(1024);
+    c.push(bytes.subarray(0, i));
+    c.push(bytes.subarray(i));
+    assert.deepEqual(c.lines, ['{"t":"héllo ✓ 😀"}', '{"u":"日本"}'], `split at ${i}`);
+  }
+});
+
+Deno.test("an oversized line is skipped without being buffered, the next one is delivered", () => {
+  const c = collect(16);
+  c.push("x".repeat(10));
+  c.push("y".repeat(10));
+  assert.ok(c.d.buffered <= 17);
+  c.push("z".repeat(1000));
+  assert.equal(c.d.buffered, 0, "discarding keeps nothing");
+  c.push('zz\n{"ok":1}\n');
+  assert.deepEqual(c.bad, ["TOO_LARGE"]);
+  assert.deepEqual(c.lines, ['{"ok":1}']);
+});
+
+Deno.test("oversized lines inside one chunk, exact limit accepted", () => {
+  const c = collect(8);
+  c.push("12345678\n123456789\nabc\n");
+  assert.deepEqual(c.lines, ["12345678", "abc"]);
+  assert.deepEqual(c.bad, ["TOO_LARGE"]);
+  // Multi-byte: 3 chars, 9 bytes > 8.
+  const d = collect(8);
+  d.push("日本語\n");
+  assert.deepEqual(d.bad, ["TOO_LARGE"]);
+});
+
+Deno.test("invalid UTF-8 fails only its own line", () => {
+  const c = collect();
+  c.push(new Uint8Array([0x61, 0x0a, 0xff, 0xfe, 0x0a, 0x62, 0x0a]));
+  assert.deepEqual(c.lines, ["a", "b"]);
+  assert.deepEqual(c.bad, ["BAD_FRAME"]);
+});
+
+Deno.test("reset drops a partial line", () => {
+  const c = collect();
+  c.push("partial");
+  assert.equal(c.d.reset(), 7);
+  c.push("\nnext\n");
+  assert.deepEqual(c.lines, ["next"]);
+});
+
+Deno.test("utf8Length counts bytes", () => {
+  assert.equal(utf8Length("a"), 1);
+  assert.equal(utf8Length("é"), 2);
+  assert.equal(utf8Length("✓"), 3);
+  assert.equal(utf8Length("😀"), 4);
+  assert.equal(utf8Length("😀"), enc.encode("😀").length);
+  assert.throws(() => new LineDecoder(0), RangeError);
+});
