@@ -480,11 +480,13 @@ static void test_fd_receive(clp_client_t *c) {
     } else {
         clp_msg_free(&resp);
     }
-    /* not taken: clp_msg_free closes it; repeat to catch leaks */
+    /* not taken: clp_msg_free closes it; repeat to catch leaks (counted with the client open) */
+    int open_fds = count_fds();
     for (int i = 0; i < 50; i++) {
         CHECK_EQ(clp_request(c, &req, &resp), 0);
         clp_msg_free(&resp);
     }
+    CHECK_EQ(count_fds(), open_fds);
     /* clp_call_fds hands the FDs over */
     json_t *res = NULL;
     int *fds = NULL;
@@ -499,6 +501,34 @@ static void test_fd_receive(clp_client_t *c) {
     }
     free(fds);
     json_decref(res);
+    /* several FDs keep their order */
+    clp_msg_t m3;
+    clp_msg_t many = clp_msg_json("{\"cmd\":\"manyfds\",\"args\":{\"count\":3}}");
+    CHECK_EQ(clp_request(c, &many, &m3), 0);
+    CHECK_EQ(m3.nfds, 3);
+    for (size_t i = 0; i < m3.nfds; i++) {
+        char buf[8] = {0};
+        CHECK_EQ(pread(m3.fds[i], buf, sizeof buf - 1, 0), 1);
+        CHECK_EQ(buf[0], '0' + (int)i);
+    }
+    clp_msg_free(&m3);
+    /* over the 64 FDs a connection may hold: BAD_FD, every FD closed, client usable */
+    many = clp_msg_json("{\"cmd\":\"manyfds\",\"args\":{\"count\":70}}");
+    CHECK_EQ(clp_request(c, &many, &m3), CLP_EFD);
+    CHECK(m3.data == NULL);
+    CHECK(ping_ok(c));
+    /* a response announcing fewer FDs than came: the extra ones are closed */
+    many = clp_msg_json("{\"cmd\":\"manyfds\",\"args\":{\"count\":3,\"announce\":1}}");
+    CHECK_EQ(clp_request(c, &many, &m3), 0);
+    CHECK_EQ(m3.nfds, 1);
+    clp_msg_free(&m3);
+    CHECK(ping_ok(c)); /* the next line without fds closes the two unclaimed ones */
+    CHECK_EQ(count_fds(), open_fds);
+    CHECK_EQ(clp_call(c, "strayfd", NULL, NULL), 0);
+    clp_msg_t stray;
+    CHECK_EQ(clp_read_event(c, 0, &stray), 0);
+    clp_msg_free(&stray);
+    CHECK_EQ(count_fds(), open_fds);
     /* clp_call closes them */
     CHECK_EQ(clp_call(c, "fdback", NULL, NULL), 0);
 }

@@ -36,7 +36,7 @@ static void die(const char *what) {
 static void send_raw(int fd, const char *buf, size_t len, const int *fds, size_t nfds) {
     union {
         struct cmsghdr align;
-        char buf[CMSG_SPACE(sizeof(int) * 16)];
+        char buf[CMSG_SPACE(sizeof(int) * 253)];
     } ctl;
     size_t off = 0;
     while (off < len) {
@@ -206,6 +206,23 @@ static void handle(int fd, json_t *req, int *rfds, size_t nrfds) {
         json_t *r = ok(id, NULL);
         json_object_set_new(r, "fds", json_integer(1));
         send_obj(fd, r, NULL, 0);
+    } else if (!strcmp(cmd, "manyfds")) {
+        /* args.count memfds holding "0", "1", ...; args.announce overrides the fds count */
+        json_int_t count = json_integer_value(json_object_get(args, "count"));
+        json_t *ann = json_object_get(args, "announce");
+        if (count < 0 || count > 253) count = 0;
+        int m[253];
+        json_t *list = json_array();
+        for (json_int_t i = 0; i < count; i++) {
+            char t[16];
+            snprintf(t, sizeof t, "%lld", (long long)i);
+            m[i] = make_memfd(t);
+            json_array_append_new(list, json_pack("{s:I}", "fd_index", i));
+        }
+        json_t *r = ok(id, json_pack("{s:o}", "fds", list));
+        json_object_set_new(r, "fds", ann ? json_incref(ann) : json_integer(count));
+        send_obj(fd, r, m, (size_t)count);
+        for (json_int_t i = 0; i < count; i++) close(m[i]);
     } else if (!strcmp(cmd, "strayfd")) {
         int m = make_memfd("stray");
         const char *ev = "{\"event\":\"stray\",\"sub\":0}\n";
