@@ -68,8 +68,9 @@ struct json_t;
 /** A message exceeded the size limit (clp_options_t::max_message). When sending, nothing was sent;
  *  when receiving, the line was skipped without buffering it. The client stays usable. */
 #define CLP_ETOOBIG (-10002)
-/** No response (or event) within the timeout. A late response to that request is dropped
- *  silently when it arrives; the client stays usable. */
+/** No response (or event) within the timeout. For a request, the library also sends the server
+ *  a `cancel` for it (best effort, without waiting); a late response is dropped silently when it
+ *  arrives. The client stays usable. */
 #define CLP_ETIMEDOUT (-10003)
 /** The connection is closed (peer closed it, possibly mid-message, or a fatal I/O error). Every
  *  later call on the client fails with this code too (events queued before remain readable). */

@@ -259,6 +259,20 @@ static char *id_text(json_t *id, char *buf, size_t n) {
     return buf;
 }
 
+/* After a timeout, ask the server to cancel request `id` (PROTOCOL.md section 5), best effort and
+ * without waiting. The cancel gets an id of its own, abandoned at once, so its answer and the late
+ * answer of the cancelled request are both dropped when they arrive. */
+static void send_cancel(clp_client_t *c, json_t *id) {
+    json_t *cid = json_integer(c->next_id++);
+    json_t *req = json_pack("{s:O,s:s,s:{s:O}}", "id", cid, "cmd", "cancel", "args", "id", id);
+    char *line = req ? json_dumps(req, JSON_COMPACT) : NULL;
+    json_decref(req);
+    if (line && cid && clp__send_line(c, line, strlen(line), NULL, 0, clp__now_ms()) == 0)
+        abandon(c, cid);
+    free(line);
+    json_decref(cid);
+}
+
 /* Send one line and wait for the response whose id equals `id` (borrowed). On 0 and CLP_EREMOTE
  * *ret_in holds the response. */
 static int roundtrip(clp_client_t *c, const char *line, size_t len, json_t *id, const int *fds,
@@ -283,6 +297,14 @@ static int roundtrip(clp_client_t *c, const char *line, size_t len, json_t *id, 
             else if (r == CLP_ECLOSED)
                 clp__set_error(c, "CLOSED", "The connection closed before the response arrived");
             if (r != CLP_ECLOSED) abandon(c, id); /* its response may still come: drop it then */
+            if (r == CLP_ETIMEDOUT && !c->closed) {
+                char *code = c->err_code, *message = c->err_message; /* keep TIMEOUT */
+                c->err_code = c->err_message = NULL;
+                send_cancel(c, id);
+                clp__clear_error(c);
+                c->err_code = code;
+                c->err_message = message;
+            }
             return r;
         }
         if (in->is_event) {

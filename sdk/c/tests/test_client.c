@@ -586,8 +586,12 @@ static void test_bad_server(void) {
     clp_last_error(c, &code, NULL);
     CHECK(code && !strcmp(code, "TIMEOUT"));
     CHECK_EQ(clp_set_timeout(c, 5000), 0);
-    CHECK(ping_ok(c)); /* waits past the late "slow" answer, which is dropped */
+    CHECK(ping_ok(c)); /* waits past the late "slow" and "cancel" answers, which are dropped */
     CHECK_EQ(clp_read_event(c, 0, &ev), CLP_ETIMEDOUT);
+    res = NULL;
+    CHECK_EQ(clp_call(c, "stats", NULL, &res), 0); /* the timed-out request was cancelled */
+    CHECK_EQ(json_integer_value(json_object_get(res, "cancels")), 1);
+    json_decref(res);
 
     current = "too big to send";
     clp_options_t o;

@@ -27,6 +27,7 @@ static size_t nfdq;
 static int next_sub = 0;
 static int subs[64];
 static size_t nsubs;
+static int cancels;
 
 static void die(const char *what) {
     perror(what);
@@ -182,6 +183,12 @@ static void handle(int fd, json_t *req, int *rfds, size_t nrfds) {
         struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
         nanosleep(&ts, NULL);
         send_obj(fd, ok(id, NULL), NULL, 0);
+    } else if (!strcmp(cmd, "cancel")) {
+        /* one request at a time: whatever it names has finished already */
+        send_obj(fd, ok(id, json_pack("{s:b}", "cancelled", 0)), NULL, 0);
+        cancels++;
+    } else if (!strcmp(cmd, "stats")) {
+        send_obj(fd, ok(id, json_pack("{s:i}", "cancels", cancels)), NULL, 0);
     } else if (!strcmp(cmd, "garbage")) {
         const char *g = "{this is not json\n";
         send_raw(fd, g, strlen(g), NULL, 0);
