@@ -5,7 +5,10 @@
  * @module
  */
 
+import { emitC } from "./emit_c.ts";
 import type { Emitter, Target } from "./mod.ts";
 
 /** Registered emitters. */
-export const emitters: Partial<Record<Target, Emitter>> = {};
+export const emitters: Partial<Record<Target, Emitter>> = {
+  c: emitC,
+};
