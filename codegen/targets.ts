@@ -6,9 +6,11 @@
  */
 
 import { emitC } from "./emit_c.ts";
+import { emitDocs } from "./emit_docs.ts";
 import type { Emitter, Target } from "./mod.ts";
 
 /** Registered emitters. */
 export const emitters: Partial<Record<Target, Emitter>> = {
   c: emitC,
+  docs: emitDocs,
 };
