@@ -44,7 +44,9 @@ export interface ClientOptions extends ChannelOptions {
 
 interface Pending {
   cmd: string;
-  resolve: (value: { result: unknown; fds: FdHandle[] | undefined }) => void;
+  /** Resolves with the decoded result, or with `{result, fds}` when `raw`. */
+  resolve: (value: unknown) => void;
+  raw: boolean;
   reject: (error: unknown) => void;
   deadline: number;
   /** Runs synchronously when the success response is parsed, before later lines of its chunk. */
@@ -121,18 +123,8 @@ export class PortClient {
    * @param options Deadline, signal, caps.
    * @returns The result.
    */
-  async request<R = unknown>(cmd: string, args?: unknown, options?: CallOptions): Promise<R> {
-    const { result, fds } = await this.requestRaw(cmd, args, options);
-    if (fds && fds.length > 0) {
-      const decoded = decodeFds(result, fds);
-      for (const fd of decoded.unused) fd.close();
-      if (decoded.error) {
-        for (const fd of fds) fd.close();
-        throw new ProtocolError("BAD_FD", decoded.error);
-      }
-      return decoded.value as R;
-    }
-    return result as R;
+  request<R = unknown>(cmd: string, args?: unknown, options?: CallOptions): Promise<R> {
+    return this.#send(cmd, args, options, undefined, false) as Promise<R>;
   }
 
   /**
@@ -144,7 +136,7 @@ export class PortClient {
     args?: unknown,
     options?: CallOptions,
   ): Promise<{ result: unknown; fds: FdHandle[] | undefined }> {
-    return this.#send(cmd, args, options, undefined);
+    return this.#send(cmd, args, options, undefined, true) as Promise<{ result: unknown; fds: FdHandle[] | undefined }>;
   }
 
   #send(
@@ -152,7 +144,8 @@ export class PortClient {
     args: unknown,
     options: CallOptions | undefined,
     sync: ((result: unknown) => void) | undefined,
-  ): Promise<{ result: unknown; fds: FdHandle[] | undefined }> {
+    raw: boolean,
+  ): Promise<unknown> {
     if (this.#closed) {
       return Promise.reject(new ClosedError(`Cannot send "${cmd}": the connection is closed`, this.#closeError));
     }
@@ -188,6 +181,7 @@ export class PortClient {
         reject,
         deadline: timeout > 0 ? performance.now() + timeout : Infinity,
         sync,
+        raw,
       };
       if (signal) {
         p.signal = signal;
@@ -226,8 +220,8 @@ export class PortClient {
       sub._setId(id);
       if (!sub.ended) this.#subs.set(id, sub as Subscription<unknown>);
     };
-    const ready = this.#send("subscribe", { ...filters, events: [...events] }, options, register)
-      .then(({ result }) => {
+    const ready = this.#send("subscribe", { ...filters, events: [...events] }, options, register, false)
+      .then((result) => {
         const id = (result as SubscribeResult | undefined)?.sub;
         if (typeof id !== "number") throw new ProtocolError("BAD_FRAME", "subscribe answered without a sub id");
         if (sub.ended && !this.#subs.has(id)) {
@@ -313,7 +307,15 @@ export class PortClient {
     if (msg.ok === true) {
       const result = msg.result ?? {};
       if (p.sync) p.sync(result);
-      p.resolve({ result, fds });
+      if (p.raw) p.resolve({ result, fds });
+      else if (fds && fds.length > 0) {
+        const decoded = decodeFds(result, fds);
+        for (const fd of decoded.unused) fd.close();
+        if (decoded.error) {
+          for (const fd of fds) fd.close();
+          p.reject(new ProtocolError("BAD_FD", decoded.error));
+        } else p.resolve(decoded.value);
+      } else p.resolve(result);
       return;
     }
     if (fds) for (const fd of fds) fd.close();
