@@ -5,6 +5,9 @@
  * Prints median µs per round trip for raw, raw + json_loadb of the response, clp_request and
  * clp_call, unpinned and with client and server pinned to one core, and the ratios (target:
  * clp_request <= 1.1x raw). Not a test. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* memmem, memfd_create, accept4, MSG_CMSG_CLOEXEC */
+#endif
 #include <errno.h>
 #include <sched.h>
 #include <signal.h>

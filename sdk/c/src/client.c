@@ -1,4 +1,7 @@
 /* Connection, requests, calls and events of libcopperline-ports. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* memmem, memfd_create, accept4, MSG_CMSG_CLOEXEC */
+#endif
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>

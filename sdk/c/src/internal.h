@@ -55,7 +55,9 @@ struct clp_client {
     /* FIFO of received FDs */
     clp__qfd *fdq;
     size_t fdq_head, fdq_len, fdq_cap;
-    int fd_trunc;         /* FDs were lost (MSG_CTRUNC or quota): next line with fds fails */
+    int fd_trunc;         /* FDs were lost (MSG_CTRUNC or quota): the next line with fds that
+                             starts before fd_trunc_end fails with CLP_EFD */
+    uint64_t fd_trunc_end;
 
     /* events received while waiting for a response */
     clp__in *evq_head, *evq_tail;

@@ -1,4 +1,7 @@
 /* Framing, FD queue and socket I/O of libcopperline-ports (PROTOCOL.md sections 2 and 7). */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* memmem, memfd_create, accept4, MSG_CMSG_CLOEXEC */
+#endif
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
@@ -34,6 +37,7 @@ static void fdq_push(clp_client_t *c, int fd, uint64_t recv_end) {
         /* Over the per-connection quota: the FD is lost, so the next line with fds fails. */
         close(fd);
         c->fd_trunc = 1;
+        if (recv_end > c->fd_trunc_end) c->fd_trunc_end = recv_end;
         return;
     }
     size_t i = (c->fdq_head + c->fdq_len) % c->fdq_cap;
@@ -141,7 +145,10 @@ static int fill(clp_client_t *c, int64_t deadline) {
                 fdq_push(c, fd, recv_end);
             }
         }
-        if (mh.msg_flags & MSG_CTRUNC) c->fd_trunc = 1;
+        if (mh.msg_flags & MSG_CTRUNC) {
+            c->fd_trunc = 1;
+            if (recv_end > c->fd_trunc_end) c->fd_trunc_end = recv_end;
+        }
         if (n == 0) {
             clp__mark_closed(c);
             return 0;
@@ -163,7 +170,7 @@ int clp__has_line(const clp_client_t *c) {
 
 /* Next non-blank line (without "\n" / "\r\n"); the pointer is valid until the next read. */
 static int get_line(clp_client_t *c, int64_t deadline, char **ret_line, size_t *ret_len,
-                    uint64_t *ret_end) {
+                    uint64_t *ret_start, uint64_t *ret_end) {
     for (;;) {
         char *base = c->rbuf;
         if (c->discarding) {
@@ -199,6 +206,7 @@ static int get_line(clp_client_t *c, int64_t deadline, char **ret_line, size_t *
                 }
                 *ret_line = base + start;
                 *ret_len = len;
+                *ret_start = offset_of(c, start);
                 *ret_end = end;
                 return 0;
             }
@@ -236,9 +244,11 @@ int clp__next_in(clp_client_t *c, int64_t deadline, clp__in **ret_in) {
     *ret_in = NULL;
     char *line;
     size_t len;
-    uint64_t end;
-    int r = get_line(c, deadline, &line, &len, &end);
+    uint64_t start, end;
+    int r = get_line(c, deadline, &line, &len, &start, &end);
     if (r < 0) return r;
+    /* FDs lost to MSG_CTRUNC / the quota came with a line starting before fd_trunc_end. */
+    if (c->fd_trunc && start >= c->fd_trunc_end) c->fd_trunc = 0;
 
     json_error_t jerr;
     json_t *obj = json_loadb(line, len, 0, &jerr);

@@ -1,4 +1,7 @@
 /* Messages, error strings and version of libcopperline-ports. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* memmem, memfd_create, accept4, MSG_CMSG_CLOEXEC */
+#endif
 #include <string.h>
 
 #include "internal.h"

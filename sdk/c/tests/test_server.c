@@ -4,6 +4,9 @@
  * One forked child per connection. Commands: ping, echo, fail, subscribe, unsubscribe, emit,
  * fdsum, fdback, slow, and misbehaviours garbage, huge, close, wrongid, badfd, strayfd, crlf.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* memmem, memfd_create, accept4, MSG_CMSG_CLOEXEC */
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
