@@ -39,7 +39,7 @@ interface Pixels {
 }
 
 function where(path: string, message: string): PortError {
-  return new PortError("BAD_FORMAT", `${path}: ${message}`, { data: { path } });
+  return new PortError("BAD_FORMAT", `args${path}: ${message}`, { data: { path } });
 }
 
 function isFd(s: Surface): s is Extract<Surface, { fd: unknown }> {
@@ -88,7 +88,7 @@ export function createBlitterdSim(options: BlitterdSimOptions = {}): BlitterdSim
       try {
         size = io!.fdSize(fd);
       } catch (error) {
-        throw new PortError("BAD_FD", `${path}/fd: ${(error as Error).message}`, { data: { path: path + "/fd" } });
+        throw new PortError("BAD_FD", `args${path}/fd: ${(error as Error).message}`, { data: { path: path + "/fd" } });
       }
       if (size < need) throw where(path + "/fd", `buffer holds ${size} bytes, h × stride needs ${need}`);
       return {
@@ -102,7 +102,7 @@ export function createBlitterdSim(options: BlitterdSimOptions = {}): BlitterdSim
       };
     }
     if (!debugFiles) {
-      throw new PortError("DENIED", `${path}: file surfaces need BLITTERD_DEBUG_FILES=1`, { data: { path } });
+      throw new PortError("DENIED", `args${path}: file surfaces need BLITTERD_DEBUG_FILES=1`, { data: { path } });
     }
     const file = s.path;
     return {
@@ -112,11 +112,11 @@ export function createBlitterdSim(options: BlitterdSimOptions = {}): BlitterdSim
         try {
           f = await open(file, "r");
         } catch {
-          throw new JobFailure(`${path}/path: cannot open ${file}`);
+          throw new JobFailure(`args${path}/path: cannot open ${file}`);
         }
         try {
           const { size } = await f.stat();
-          if (size < need) throw new JobFailure(`${path}/path: ${file} holds ${size} bytes, h × stride needs ${need}`);
+          if (size < need) throw new JobFailure(`args${path}/path: ${file} holds ${size} bytes, h × stride needs ${need}`);
           const out = new Uint8Array(need);
           await f.read(out, 0, need, 0);
           return out;
@@ -129,7 +129,7 @@ export function createBlitterdSim(options: BlitterdSimOptions = {}): BlitterdSim
         try {
           f = await open(file, "r+");
         } catch {
-          throw new JobFailure(`${path}/path: cannot write ${file}`);
+          throw new JobFailure(`args${path}/path: cannot write ${file}`);
         }
         try {
           await f.write(bytes, from * s.stride, (to - from) * s.stride, from * s.stride);
@@ -183,7 +183,7 @@ export function createBlitterdSim(options: BlitterdSimOptions = {}): BlitterdSim
     if (src.w !== dst.w || src.h !== dst.h) {
       throw new PortError(
         "BAD_ARG",
-        `${path}: convert needs equal sizes, src is ${src.w}x${src.h} and dst ${dst.w}x${dst.h}`,
+        `args${path}: convert needs equal sizes, src is ${src.w}x${src.h} and dst ${dst.w}x${dst.h}`,
         { data: { path: path + "/dst" } },
       );
     }
@@ -215,7 +215,7 @@ export function createBlitterdSim(options: BlitterdSimOptions = {}): BlitterdSim
         else await copy(src!, dst, { x: 0, y: 0, w: op.src.w, h: op.src.h }, { x: 0, y: 0 });
       } catch (error) {
         if (error instanceof JobFailure) failure = error.message;
-        else failure = `${prefix(i)}: ${(error as Error).message}`;
+        else failure = `args${prefix(i)}: ${(error as Error).message}`;
       }
     }
     pendingJobs++;
@@ -231,7 +231,7 @@ export function createBlitterdSim(options: BlitterdSimOptions = {}): BlitterdSim
     rect_fill: (args) => job([{ op: "rect_fill", ...args }], () => ""),
     rect_copy: (args) => job([{ op: "rect_copy", ...args }], () => ""),
     convert: (args) => job([{ op: "convert", ...args }], () => ""),
-    batch: ({ ops }) => job(ops, (i) => `ops/${i}`),
+    batch: ({ ops }) => job(ops, (i) => `/ops/${i}`),
   };
 
   return {
