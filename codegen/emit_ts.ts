@@ -35,6 +35,8 @@ function typeSchema(node: Json): Json {
   if (node["x-fd"] === true) {
     return { tsType: "FdHandle", ...(node.description ? { description: node.description } : {}) };
   }
+  // Draft-07 ignores a $ref's siblings; json-schema-to-typescript would mint a copy (`Program1`).
+  if (typeof node.$ref === "string") return { $ref: node.$ref };
   const out: Json = {};
   for (const [k, v] of Object.entries(node)) {
     if (k === "examples" || k === "example") continue;

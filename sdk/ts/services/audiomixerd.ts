@@ -213,10 +213,7 @@ export interface DeviceOpenResult {
   period: number;
 }
 export interface CreateNodeArgs1 {
-  /**
-   * Node type; selects which args are valid.
-   */
-  type: "tone" | "file_source" | "app_source" | "gain" | "resample" | "device_sink" | "mixer";
+  type: NodeType;
   /**
    * Node parameters, depending on type.
    */

@@ -50,10 +50,7 @@ export interface DmabufSurface {
    * Height in pixels.
    */
   h: number;
-  /**
-   * Pixel format.
-   */
-  format: "RGBA8" | "BGRA8";
+  format: PixelFormat;
   /**
    * Bytes per row; at least w × 4.
    */
@@ -79,10 +76,7 @@ export interface FileSurface {
    * Height in pixels.
    */
   h: number;
-  /**
-   * Pixel format.
-   */
-  format: "RGBA8" | "BGRA8";
+  format: PixelFormat;
   /**
    * Bytes per row; at least w × 4.
    */
@@ -151,54 +145,9 @@ export interface RectFillOp {
    * Op name.
    */
   op: "rect_fill";
-  /**
-   * Surface to fill.
-   */
-  dst: DmabufSurface | FileSurface;
-  rect: Rect1;
-  color: Color1;
-}
-/**
- * Area to fill; clipped to the destination.
- */
-export interface Rect1 {
-  /**
-   * Left edge.
-   */
-  x: number;
-  /**
-   * Top edge.
-   */
-  y: number;
-  /**
-   * Width.
-   */
-  w: number;
-  /**
-   * Height.
-   */
-  h: number;
-}
-/**
- * Fill colour.
- */
-export interface Color1 {
-  /**
-   * Red.
-   */
-  r: number;
-  /**
-   * Green.
-   */
-  g: number;
-  /**
-   * Blue.
-   */
-  b: number;
-  /**
-   * Alpha.
-   */
-  a: number;
+  dst: Surface;
+  rect: Rect;
+  color: Color;
 }
 /**
  * A rect_copy step of a batch.
@@ -208,50 +157,10 @@ export interface RectCopyOp {
    * Op name.
    */
   op: "rect_copy";
-  /**
-   * Surface to copy from.
-   */
-  src: DmabufSurface | FileSurface;
-  /**
-   * Surface to copy to.
-   */
-  dst: DmabufSurface | FileSurface;
-  src_rect: Rect2;
-  dst_xy: Point1;
-}
-/**
- * Area of the source to copy.
- */
-export interface Rect2 {
-  /**
-   * Left edge.
-   */
-  x: number;
-  /**
-   * Top edge.
-   */
-  y: number;
-  /**
-   * Width.
-   */
-  w: number;
-  /**
-   * Height.
-   */
-  h: number;
-}
-/**
- * Top-left destination position; the copy is clipped to the destination.
- */
-export interface Point1 {
-  /**
-   * X coordinate.
-   */
-  x: number;
-  /**
-   * Y coordinate.
-   */
-  y: number;
+  src: Surface;
+  dst: Surface;
+  src_rect: Rect;
+  dst_xy: Point;
 }
 /**
  * A convert step of a batch.
@@ -261,67 +170,16 @@ export interface ConvertOp {
    * Op name.
    */
   op: "convert";
-  /**
-   * Surface to read.
-   */
-  src: DmabufSurface | FileSurface;
-  /**
-   * Surface to write; same w and h as src, format and stride may differ.
-   */
-  dst: DmabufSurface | FileSurface;
+  src: Surface;
+  dst: Surface;
 }
 /**
  * Arguments of `rect_fill`.
  */
 export interface RectFillArgs {
-  /**
-   * Surface to fill.
-   */
-  dst: DmabufSurface | FileSurface;
-  rect: Rect3;
-  color: Color2;
-}
-/**
- * Area to fill; clipped to the destination.
- */
-export interface Rect3 {
-  /**
-   * Left edge.
-   */
-  x: number;
-  /**
-   * Top edge.
-   */
-  y: number;
-  /**
-   * Width.
-   */
-  w: number;
-  /**
-   * Height.
-   */
-  h: number;
-}
-/**
- * Fill colour.
- */
-export interface Color2 {
-  /**
-   * Red.
-   */
-  r: number;
-  /**
-   * Green.
-   */
-  g: number;
-  /**
-   * Blue.
-   */
-  b: number;
-  /**
-   * Alpha.
-   */
-  a: number;
+  dst: Surface;
+  rect: Rect;
+  color: Color;
 }
 /**
  * Result of `rect_fill`.
@@ -336,50 +194,10 @@ export interface RectFillResult {
  * Arguments of `rect_copy`.
  */
 export interface RectCopyArgs {
-  /**
-   * Surface to copy from.
-   */
-  src: DmabufSurface | FileSurface;
-  /**
-   * Surface to copy to.
-   */
-  dst: DmabufSurface | FileSurface;
-  src_rect: Rect4;
-  dst_xy: Point2;
-}
-/**
- * Area of the source to copy.
- */
-export interface Rect4 {
-  /**
-   * Left edge.
-   */
-  x: number;
-  /**
-   * Top edge.
-   */
-  y: number;
-  /**
-   * Width.
-   */
-  w: number;
-  /**
-   * Height.
-   */
-  h: number;
-}
-/**
- * Top-left destination position; the copy is clipped to the destination.
- */
-export interface Point2 {
-  /**
-   * X coordinate.
-   */
-  x: number;
-  /**
-   * Y coordinate.
-   */
-  y: number;
+  src: Surface;
+  dst: Surface;
+  src_rect: Rect;
+  dst_xy: Point;
 }
 /**
  * Result of `rect_copy`.
@@ -394,14 +212,8 @@ export interface RectCopyResult {
  * Arguments of `convert`.
  */
 export interface ConvertArgs {
-  /**
-   * Surface to read.
-   */
-  src: DmabufSurface | FileSurface;
-  /**
-   * Surface to write; same w and h as src, format and stride may differ.
-   */
-  dst: DmabufSurface | FileSurface;
+  src: Surface;
+  dst: Surface;
 }
 /**
  * Result of `convert`.

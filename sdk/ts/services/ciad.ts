@@ -53,10 +53,7 @@ export interface TimeUsResult {
  * Arguments of `timer_set`.
  */
 export interface TimerSetArgs {
-  /**
-   * Timer to arm.
-   */
-  id: number;
+  id: TimerId;
   /**
    * Interval in microseconds (32-bit).
    */
@@ -74,10 +71,7 @@ export interface TimerSetResult {}
  * Arguments of `timer_stop`.
  */
 export interface TimerStopArgs {
-  /**
-   * Timer to stop.
-   */
-  id: number;
+  id: TimerId;
 }
 /**
  * Result of `timer_stop`.
@@ -87,14 +81,8 @@ export interface TimerStopResult {}
  * Arguments of `gpio_write`.
  */
 export interface GpioWriteArgs {
-  /**
-   * Pin to drive.
-   */
-  pin: number;
-  /**
-   * Level to drive.
-   */
-  value: number;
+  pin: Pin;
+  value: PinLevel;
 }
 /**
  * Result of `gpio_write`.
@@ -104,28 +92,19 @@ export interface GpioWriteResult {}
  * Arguments of `gpio_read`.
  */
 export interface GpioReadArgs {
-  /**
-   * Pin to read.
-   */
-  pin: number;
+  pin: Pin;
 }
 /**
  * Result of `gpio_read`.
  */
 export interface GpioReadResult {
-  /**
-   * Current level.
-   */
-  value: number;
+  value: PinLevel;
 }
 /**
  * Arguments of `gpio_mode`.
  */
 export interface GpioModeArgs {
-  /**
-   * Pin to configure.
-   */
-  pin: number;
+  pin: Pin;
   /**
    * Pin mode.
    */
@@ -198,10 +177,7 @@ export interface SetRtcResult {}
  * Payload of the `timer` event.
  */
 export interface TimerEvent {
-  /**
-   * Timer that fired.
-   */
-  id: number;
+  id: TimerId;
   /**
    * Board time of the expiry, in microseconds.
    */
@@ -211,10 +187,7 @@ export interface TimerEvent {
  * Payload of the `gpio` event.
  */
 export interface GpioEvent {
-  /**
-   * Pin that changed.
-   */
-  pin: number;
+  pin: Pin;
   /**
    * Direction of the change.
    */

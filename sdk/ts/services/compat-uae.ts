@@ -32,10 +32,7 @@ export type Drive = number;
  * Arguments of `create_vm`.
  */
 export interface CreateVmArgs {
-  /**
-   * Amiga model.
-   */
-  model: "A500" | "A1200";
+  model: Model;
   /**
    * Path of the Kickstart ROM file on the server. A leading ~ is the daemon user's home.
    */
@@ -125,10 +122,7 @@ export interface InsertDiskArgs {
    * VM id, as returned by create_vm.
    */
   id: number;
-  /**
-   * Drive to load.
-   */
-  drive: number;
+  drive: Drive;
   /**
    * Disk image (ADF) on the server. A leading ~ is the daemon user's home.
    */
@@ -146,10 +140,7 @@ export interface EjectDiskArgs {
    * VM id, as returned by create_vm.
    */
   id: number;
-  /**
-   * Drive to empty.
-   */
-  drive: number;
+  drive: Drive;
 }
 /**
  * Result of `eject_disk`.

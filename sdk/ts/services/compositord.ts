@@ -31,6 +31,9 @@ export type PixelFormat = "RGBA8" | "BGRA8";
 export type Modifier = string;
 /**
  * Layer compositing mode.
+ *
+ * This interface was referenced by `undefined`'s JSON-Schema definition
+ * via the `patternProperty` "^layer\[[0-9]+\]\.blend$".
  */
 export type BlendMode = "normal" | "add" | "mul" | "screen";
 
@@ -67,24 +70,7 @@ export interface Output {
    * Modes the output supports.
    */
   modes: Mode[];
-  current_mode?: Mode1;
-}
-/**
- * A display mode.
- */
-export interface Mode1 {
-  /**
-   * Width in pixels.
-   */
-  w: number;
-  /**
-   * Height in pixels.
-   */
-  h: number;
-  /**
-   * Refresh rate in Hz (e.g. 60 or 59.94).
-   */
-  hz: number;
+  current_mode?: Mode;
 }
 /**
  * Arguments of `output_list`.
@@ -107,24 +93,7 @@ export interface OutputSetModeArgs {
    * Output id, from output_list.
    */
   id: number;
-  mode: Mode2;
-}
-/**
- * A display mode.
- */
-export interface Mode2 {
-  /**
-   * Width in pixels.
-   */
-  w: number;
-  /**
-   * Height in pixels.
-   */
-  h: number;
-  /**
-   * Refresh rate in Hz (e.g. 60 or 59.94).
-   */
-  hz: number;
+  mode: Mode;
 }
 /**
  * Result of `output_set_mode`.
@@ -176,18 +145,12 @@ export interface BindDmabufArgs {
    * Buffer height in pixels.
    */
   h: number;
-  /**
-   * Pixel format.
-   */
-  format: "RGBA8" | "BGRA8";
+  format: PixelFormat;
   /**
    * Bytes per row; at least w × 4.
    */
   stride: number;
-  /**
-   * DRM format modifier; default LINEAR.
-   */
-  modifier?: string;
+  modifier?: Modifier;
 }
 /**
  * Result of `bind_dmabuf`.
@@ -226,10 +189,7 @@ export interface BindImageArgs {
    * Image height in pixels.
    */
   h: number;
-  /**
-   * Pixel format.
-   */
-  format: "RGBA8" | "BGRA8";
+  format: PixelFormat;
   /**
    * Bytes per row; default w × 4.
    */
@@ -297,10 +257,7 @@ export interface SetArgs {
    * Rotation in degrees about the layer centre; default 0.
    */
   rotation?: number;
-  /**
-   * Compositing mode; default normal.
-   */
-  blend?: "normal" | "add" | "mul" | "screen";
+  blend?: BlendMode;
 }
 /**
  * Result of `set`.
@@ -344,13 +301,8 @@ export interface SetRegsArgs {
      *
      * This interface was referenced by `undefined`'s JSON-Schema definition
      * via the `patternProperty` "^layer\[[0-9]+\]\.rotation$".
-     *
-     * Compositing mode; default normal.
-     *
-     * This interface was referenced by `undefined`'s JSON-Schema definition
-     * via the `patternProperty` "^layer\[[0-9]+\]\.blend$".
      */
-    [k: string]: number | boolean | "normal" | "add" | "mul" | "screen" | undefined;
+    [k: string]: number | boolean | BlendMode | undefined;
   };
 }
 /**

@@ -34,7 +34,7 @@ export type BlendMode = "normal" | "add" | "mul" | "screen";
 /**
  * Value written by MOVE: a number for x, y, z, alpha, scale_x, scale_y and rotation, a boolean for visible, a blend mode for blend. A value of the wrong type for its register is BAD_PROGRAM.
  */
-export type RegisterValue = number | boolean | ("normal" | "add" | "mul" | "screen");
+export type RegisterValue = number | boolean | BlendMode;
 /**
  * One program entry: an op object (with op) or a label marker (without op).
  */
@@ -83,14 +83,8 @@ export interface MoveOp {
    * Op code.
    */
   op: "MOVE";
-  /**
-   * Register to write.
-   */
-  reg: string;
-  /**
-   * Value to write.
-   */
-  value: number | boolean | ("normal" | "add" | "mul" | "screen");
+  reg: Register;
+  value: RegisterValue;
 }
 /**
  * ADD: add a delta to a numeric register (REG[reg] += delta).
@@ -100,10 +94,7 @@ export interface AddOp {
    * Op code.
    */
   op: "ADD";
-  /**
-   * Numeric register to change.
-   */
-  reg: string;
+  reg: Register;
   /**
    * Amount to add; may be negative.
    */
@@ -134,10 +125,7 @@ export interface LoopOp {
    * Number of times to jump back; -1 loops forever.
    */
   count: number;
-  /**
-   * Label to jump to.
-   */
-  label: string;
+  label: Label;
 }
 /**
  * JUMP: continue at a label.
@@ -147,10 +135,7 @@ export interface JumpOp {
    * Op code.
    */
   op: "JUMP";
-  /**
-   * Label to jump to.
-   */
-  label: string;
+  label: Label;
 }
 /**
  * FENCE: stall until the fence timeline reaches a value (FENCE[timeline] >= value).
@@ -173,10 +158,7 @@ export interface FenceOp {
  * Label marker: names the position of the next op as a jump target; executes nothing (no op field).
  */
 export interface LabelMarker {
-  /**
-   * The label name; unique within the program.
-   */
-  label: string;
+  label: Label;
 }
 /**
  * A Copper program: a versioned list of ops executed in order on the timeline.
@@ -202,32 +184,13 @@ export interface ProgramSummary {
    * Program id.
    */
   id: number;
-  /**
-   * Current state.
-   */
-  state: "running" | "stopped" | "error";
+  state: ProgramState;
 }
 /**
  * Arguments of `load`.
  */
 export interface LoadArgs {
-  program: Program1;
-}
-/**
- * The program to load.
- */
-export interface Program1 {
-  /**
-   * Program format version; only 1 exists.
-   */
-  version: number;
-  /**
-   * The ops, in execution order.
-   *
-   * @minItems 1
-   * @maxItems 4096
-   */
-  program: [Op, ...Op[]];
+  program: Program;
 }
 /**
  * Result of `load`.
@@ -307,10 +270,7 @@ export interface StatusResult {
    * Program id.
    */
   id: number;
-  /**
-   * Current state.
-   */
-  state: "running" | "stopped" | "error";
+  state: ProgramState;
   /**
    * Index in the program array of the next op to execute; absent if the program never ran.
    */
@@ -349,10 +309,7 @@ export interface StateEvent {
    * Program id.
    */
   prog: number;
-  /**
-   * New state.
-   */
-  state: "running" | "stopped" | "error";
+  state: ProgramState;
   /**
    * Why the program halted, with state error (e.g. WATCHDOG, LOOP_LIMIT).
    */
