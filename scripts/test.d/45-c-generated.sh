@@ -35,7 +35,7 @@ if [ ! -f sdk/ts/sim/cli.ts ]; then
   exit 0
 fi
 
-echo "build: tests/c_generated/copperd_typed"
+echo "build: tests/c_generated/{copperd_typed,fd_typed}"
 libobjs=()
 for src in sdk/c/src/*.c; do
   o="$tmp/lib_$(basename "$src" .c).o"
@@ -44,18 +44,22 @@ for src in sdk/c/src/*.c; do
 done
 gcc "${CFLAGS[@]}" -g $JANSSON_CFLAGS tests/c_generated/copperd_typed.c sdk/c/services/copperd.c \
   "${libobjs[@]}" $JANSSON_LIBS -o "$tmp/copperd_typed"
+gcc "${CFLAGS[@]}" -g $JANSSON_CFLAGS tests/c_generated/fd_typed.c sdk/c/services/compositord.c \
+  sdk/c/services/blitterd.c "${libobjs[@]}" $JANSSON_LIBS -o "$tmp/fd_typed"
 
-sock="$tmp/copperd.sock"
+run="$tmp/run"
 deno=node_modules/.bin/deno
 command -v deno >/dev/null 2>&1 && [ ! -x "$deno" ] && deno=deno
-"$deno" run -A sdk/ts/sim/cli.ts copperd --socket "$sock" --quiet &
+"$deno" run -A sdk/ts/sim/cli.ts all --dir "$run" --quiet &
 sim_pid=$!
-for _ in $(seq 1 200); do [ -S "$sock" ] && break; sleep 0.05; done
-[ -S "$sock" ] || { echo "simulated copperd did not start" >&2; exit 1; }
+for s in copperd compositord blitterd; do
+  for _ in $(seq 1 200); do [ -S "$run/$s.sock" ] && break; sleep 0.05; done
+  [ -S "$run/$s.sock" ] || { echo "simulated $s did not start" >&2; exit 1; }
+done
 
+check=()
 if command -v valgrind >/dev/null 2>&1; then
-  valgrind -q --leak-check=full --show-leak-kinds=all --errors-for-leak-kinds=all --error-exitcode=99 \
-    "$tmp/copperd_typed" "$sock"
-else
-  "$tmp/copperd_typed" "$sock"
+  check=(valgrind -q --leak-check=full --show-leak-kinds=all --errors-for-leak-kinds=all --error-exitcode=99)
 fi
+"${check[@]}" "$tmp/copperd_typed" "$run/copperd.sock"
+"${check[@]}" "$tmp/fd_typed" "$run/compositord.sock" "$run/blitterd.sock"
