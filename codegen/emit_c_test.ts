@@ -39,6 +39,13 @@ const TEST_SCHEMA = {
       required: ["id", "kind"],
       additionalProperties: false,
     },
+    Tree: {
+      description: "A recursive definition.",
+      type: "object",
+      properties: { name: { type: "string" }, children: { type: "array", items: { $ref: "#/definitions/Tree" } } },
+      required: ["name"],
+      additionalProperties: false,
+    },
     Anything: {
       description: "Either a number or a widget.",
       oneOf: [{ type: "number" }, { $ref: "#/definitions/Widget" }],
@@ -82,6 +89,25 @@ const TEST_SCHEMA = {
         additionalProperties: false,
       },
     },
+    get_buffer: {
+      description: "Returns a buffer and a map.",
+      args: { type: "object", properties: { size: { type: "integer" } }, additionalProperties: false },
+      result: {
+        type: "object",
+        properties: {
+          fd: { description: "The buffer.", "x-fd": true },
+          more: { type: "array", items: { "x-fd": true } },
+          tree: { $ref: "#/definitions/Tree" },
+        },
+        required: ["fd"],
+        additionalProperties: false,
+      },
+    },
+    get_map: {
+      description: "A result that is a map.",
+      args: { type: "object", properties: { prefix: { type: "string" } }, required: ["prefix"], additionalProperties: false },
+      result: { type: "object", patternProperties: { "^a": { type: "integer" } }, additionalProperties: false },
+    },
     poke: {
       description: "Pokes.",
       args: { type: "object", properties: { id: { type: "integer" } }, required: ["id"], additionalProperties: false },
@@ -98,6 +124,15 @@ const TEST_SCHEMA = {
         additionalProperties: false,
       },
       since: "1.0.0",
+    },
+    handed: {
+      description: "An FD handed over.",
+      payload: {
+        type: "object",
+        properties: { fd: { "x-fd": true }, note: { type: "string" } },
+        required: ["fd"],
+        additionalProperties: false,
+      },
     },
   },
 };
@@ -190,6 +225,21 @@ Deno.test("emit_c: events: tagged union, decode/free, subscribe mask", async () 
   assertStringIncludes(h, "int test_svc_event_decode(const clp_msg_t *msg, test_svc_event_t *ret_event);");
   assertStringIncludes(h, "void test_svc_event_free(test_svc_event_t *event);");
   assertStringIncludes(h, "int test_svc_subscribe(clp_client_t *client, uint32_t event_mask, const char *filter_json, int64_t *ret_sub);");
+});
+
+Deno.test("emit_c: FDs in results and events, recursion and non-object results", async () => {
+  const { h, c } = await emitTest();
+  // Result FDs are owned by the result and come from clp_call_fds.
+  assertMatch(h, /Owned file descriptor: closed by the type's `_free` unless taken[\s\S]*?\n\s+int fd;\n\} test_svc_get_buffer_result_t;|int fd;[\s\S]*?test_svc_get_buffer_result_t/);
+  assertStringIncludes(c, 'clp_call_fds(client, "get_buffer", jargs, NULL, 0, &jres, &rfd, &nrfd)');
+  // Event FDs are duplicated out of the message.
+  assertStringIncludes(c, "rf.dup = true;");
+  // A recursive reference falls back to JSON.
+  assertMatch(h, /recursive reference to definition Tree[\s\S]*?struct json_t \*\*children;/);
+  // A result that is not struct-shaped is wrapped in a struct with one `value` member.
+  assertMatch(h, /typedef struct test_svc_get_map_result \{[\s\S]*?struct json_t \*value;\n\} test_svc_get_map_result_t;/);
+  // All-optional args may be NULL.
+  assertMatch(h, /@param args the arguments \(borrowed\); NULL sends none\.[\s\S]*?int test_svc_get_buffer\(/);
 });
 
 Deno.test("emit_c: output is deterministic", async () => {
