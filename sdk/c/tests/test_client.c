@@ -396,6 +396,23 @@ static void test_events_during_request(clp_client_t *c) {
     CHECK_EQ(clp_pending(c), 0);
     clp_msg_t ev;
     CHECK_EQ(clp_read_event(c, 0, &ev), CLP_ETIMEDOUT);
+    /* a flood: 1500 events arrive while a request waits; 1024 are queued, the rest counted */
+    clp_client_t *fl;
+    CHECK_EQ(clp_connect2(sock_path, NULL, &fl), 0);
+    const char *tick[] = {"tick"};
+    int64_t fsub;
+    CHECK_EQ(clp_subscribe(fl, tick, 1, "{\"count\":1500}", &fsub), 0);
+    CHECK_EQ(clp_ping(fl, NULL, NULL, NULL), 0);
+    CHECK_EQ(clp_events_dropped(fl), 1500 - CLP_DEFAULT_MAX_EVENTS);
+    int fn = 0, in_order = 1;
+    while (clp_read_event(fl, 0, &ev) == 0) {
+        if (json_integer_value(json_object_get(value(&ev), "n")) != fn) in_order = 0;
+        fn++;
+        clp_msg_free(&ev);
+    }
+    CHECK_EQ(fn, CLP_DEFAULT_MAX_EVENTS);
+    CHECK(in_order);
+    clp_close(fl);
     /* a tiny client-side queue drops and counts */
     clp_options_t o;
     clp_options_init(&o);
