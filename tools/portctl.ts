@@ -80,16 +80,18 @@ Exit status:
   3  connection: missing socket, connection refused, unknown service without a socket, closed
   4  timeout: no response within --timeout
 
-Examples:
+Examples (COPPERD_SOCKET / COMPOSITORD_SOCKET name the sockets when not in /run/copperline):
   portctl copperd describe
   portctl copperd ping
-  portctl /tmp/copperd.sock '{"cmd":"ping"}'
-  portctl copperd load program:='{"version":1,"program":[{"op":"WAIT","vsync":true}]}'
+  portctl "$COPPERD_SOCKET" '{"cmd":"ping"}'
+  portctl copperd load program:='{"version":1,"program":[{"label":"top"},{"op":"WAIT","vsync":true},{"op":"IRQ","tag":"tick"},{"op":"JUMP","label":"top"}]}'
+  portctl copperd start id=1
   portctl copperd status id=1 --pretty
-  portctl @copperline/copperd list --caps tok-1
+  portctl copperd list --caps tok-1
   portctl copperd subscribe events=irq tag=tick --count 3 | jq -r .tag
-  portctl /tmp/copperd.sock '{"cmd":"subscribe","args":{"events":["vsync"]}}' --stream --count 2
-  portctl compositord bind_dmabuf id=1 w=128 h=128 format=RGBA8 stride=512 --fd /tmp/frame.raw
+  portctl copperd '{"cmd":"subscribe","args":{"events":["vsync"]}}' --stream --count 2
+  portctl compositord create_layer
+  portctl compositord bind_dmabuf id=1 w=2 h=2 format=RGBA8 stride=8 --fd frame.raw
 `;
 
 /** A failure with its exit status and one-line message. */
