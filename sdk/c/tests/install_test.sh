@@ -55,4 +55,23 @@ out=$("$tmp/subscribe" "$sock" tick 3 '{"count":3}') || fail "subscribe exited n
 
 out=$("$tmp/fd_pass" "$sock" fdsum "abc") || fail "fd_pass exited non-zero"
 grep -q '"sum":294' <<<"$out" || fail "fd_pass output: $out"   # 97+98+99
-echo "install test: ok (DESTDIR + PREFIX installs, 3 examples built with pkg-config and run)"
+# a program using the jansson-typed calls links jansson itself, as cl_ports.h documents
+cat > "$tmp/call.c" <<'C'
+#include <cl_ports.h>
+#include <jansson.h>
+#include <stdio.h>
+int main(int argc, char **argv) {
+    clp_client_t *c = clp_connect(argv[argc - 1]);
+    json_t *args = json_pack("{s:s}", "k", "v"), *res = NULL;
+    int r = c ? clp_call(c, "echo", args, &res) : -1;
+    if (r == 0) printf("%s\n", json_string_value(json_object_get(res, "k")));
+    json_decref(res);
+    json_decref(args);
+    clp_close(c);
+    return r == 0 ? 0 : 1;
+}
+C
+# shellcheck disable=SC2046
+$CC "$tmp/call.c" $(pkg-config --cflags --libs copperline-ports jansson) -o "$tmp/call" || fail "build call.c"
+[ "$("$tmp/call" "$sock")" = v ] || fail "call.c output"
+echo "install test: ok (DESTDIR + PREFIX installs, 3 examples + a jansson program built with pkg-config and run)"
