@@ -129,7 +129,7 @@ const RESERVED_COMMANDS = ["ping", "describe", "subscribe", "unsubscribe", "canc
 const RESERVED_EVENTS = ["dropped"];
 const RESERVED_PAYLOAD = ["event", "sub", "fds"];
 /** Members of the generated client base class: commands with these names get a `Command` suffix. */
-const CLIENT_MEMBERS = ["call", "port", "close", "constructor", "connect", "service"];
+const CLIENT_MEMBERS = ["call", "port", "close", "constructor"];
 
 function escapePointer(s: string): string {
   return s.replace(/~/g, "~0").replace(/\//g, "~1");

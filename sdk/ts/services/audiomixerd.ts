@@ -492,7 +492,7 @@ export class AudiomixerdClient extends ServiceClient<AudiomixerdCommands, Audiom
    * @since 0.1.0
    */
   // from schemas/audiomixerd.json#/commands/connect
-  connectCommand(args: ConnectArgs, options?: CallOptions): Promise<ConnectResult> {
+  connect(args: ConnectArgs, options?: CallOptions): Promise<ConnectResult> {
     return this.port.request("connect", args, options);
   }
 
