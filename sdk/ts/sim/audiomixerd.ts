@@ -100,7 +100,11 @@ export function createAudiomixerdSim(options: AudiomixerdSimOptions = {}): Audio
     lastTick = now;
     // A believable load: a base cost plus a little per node, with some jitter.
     const cpu = 0.4 + nodes.size * 0.35 + Math.random() * 0.2;
-    server?.emit("stats", { cpu_pct: Math.round(cpu * 100) / 100, period, late_us: Math.min(late, 1_000_000) });
+    server?.emit("stats", {
+      cpu_pct: Math.round(cpu * 100) / 100,
+      period,
+      late_us: Math.min(late, 1_000_000),
+    });
   };
 
   const setState = (value: "running" | "stopped") => {
@@ -118,13 +122,17 @@ export function createAudiomixerdSim(options: AudiomixerdSimOptions = {}): Audio
 
   const handlers: AudiomixerdHandlers = {
     backend({ driver: d }) {
-      if (state === "running") throw new PortError("BUSY", "Stop the graph before changing the backend");
+      if (state === "running") {
+        throw new PortError("BUSY", "Stop the graph before changing the backend");
+      }
       if (d !== driver) device = undefined;
       driver = d;
       return {};
     },
     device_open({ name, rate, channels, period }) {
-      if (state === "running") throw new PortError("BUSY", "Stop the graph before reopening the device");
+      if (state === "running") {
+        throw new PortError("BUSY", "Stop the graph before reopening the device");
+      }
       const n = name ?? "default";
       if (!devices.has(n)) {
         throw new PortError(
@@ -137,14 +145,21 @@ export function createAudiomixerdSim(options: AudiomixerdSimOptions = {}): Audio
     },
     async create_node(args, ctx) {
       const type = args.type;
-      const params = { ...(("args" in args ? args.args : undefined) ?? {}) } as Record<string, unknown>;
+      const params = { ...(("args" in args ? args.args : undefined) ?? {}) } as Record<
+        string,
+        unknown
+      >;
       const node: GraphNode = { id: 0, type, args: params, inputs: new Set(), outputs: new Set() };
       if (args.type === "app_source") {
         const { memfd, frames, channels } = args.args;
         if (!LAYOUTS.has(channels)) {
-          throw new PortError("BAD_FORMAT", `Unsupported layout: ${channels} channels (supported: 1, 2, 4, 6, 8)`, {
-            data: { path: "/args/channels" },
-          });
+          throw new PortError(
+            "BAD_FORMAT",
+            `Unsupported layout: ${channels} channels (supported: 1, 2, 4, 6, 8)`,
+            {
+              data: { path: "/args/channels" },
+            },
+          );
         }
         const io = await fdIoFor(options);
         const frameBytes = channels * 4;
@@ -152,7 +167,9 @@ export function createAudiomixerdSim(options: AudiomixerdSimOptions = {}): Audio
         try {
           bytes = io.readFd(memfd, frames * frameBytes, 0);
         } catch (error) {
-          throw new PortError("BAD_FD", `args/args/memfd: ${(error as Error).message}`, { data: { path: "/args/memfd" } });
+          throw new PortError("BAD_FD", `args/args/memfd: ${(error as Error).message}`, {
+            data: { path: "/args/memfd" },
+          });
         }
         node.framesRead = Math.floor(bytes.length / frameBytes);
         const samples = new Float32Array(bytes.slice(0, node.framesRead * frameBytes).buffer);
@@ -166,14 +183,17 @@ export function createAudiomixerdSim(options: AudiomixerdSimOptions = {}): Audio
         try {
           f = await open(path, "r");
         } catch {
-          throw new PortError("NOT_FOUND", `No audio file ${path}`, { data: { path: "/args/path" } });
+          throw new PortError("NOT_FOUND", `No audio file ${path}`, {
+            data: { path: "/args/path" },
+          });
         }
         try {
           const head = new Uint8Array(12);
           const { bytesRead } = await f.read(head, 0, 12, 0);
           const tag = (a: number, b: number) => new TextDecoder().decode(head.subarray(a, b));
           const known = bytesRead === 12 &&
-            ((tag(0, 4) === "RIFF" && tag(8, 12) === "WAVE") || tag(0, 4) === "fLaC" || tag(0, 4) === "OggS");
+            ((tag(0, 4) === "RIFF" && tag(8, 12) === "WAVE") || tag(0, 4) === "fLaC" ||
+              tag(0, 4) === "OggS");
           if (!known) throw new PortError("BAD_FORMAT", `${path} is not a WAV, FLAC or Ogg file`);
         } finally {
           await f.close();
@@ -182,7 +202,9 @@ export function createAudiomixerdSim(options: AudiomixerdSimOptions = {}): Audio
       if (ctx.signal.aborted) throw new PortError("CANCELLED", "The request was cancelled");
       node.id = nextId++;
       nodes.set(node.id, node);
-      return node.framesRead !== undefined ? { id: node.id, frames_read: node.framesRead } : { id: node.id };
+      return node.framesRead !== undefined
+        ? { id: node.id, frames_read: node.framesRead }
+        : { id: node.id };
     },
     destroy_node({ id }) {
       const n = get(id);
@@ -193,9 +215,15 @@ export function createAudiomixerdSim(options: AudiomixerdSimOptions = {}): Audio
     },
     connect({ from, to }) {
       const a = get(from), b = get(to);
-      if (a.type === "device_sink") throw new PortError("BAD_GRAPH", `Node ${from} is a device_sink: it has no output`);
-      if (SOURCES.has(b.type)) throw new PortError("BAD_GRAPH", `Node ${to} is a ${b.type}: it has no input`);
-      if (a.outputs.has(to)) throw new PortError("BAD_GRAPH", `Nodes ${from} and ${to} are already connected`);
+      if (a.type === "device_sink") {
+        throw new PortError("BAD_GRAPH", `Node ${from} is a device_sink: it has no output`);
+      }
+      if (SOURCES.has(b.type)) {
+        throw new PortError("BAD_GRAPH", `Node ${to} is a ${b.type}: it has no input`);
+      }
+      if (a.outputs.has(to)) {
+        throw new PortError("BAD_GRAPH", `Nodes ${from} and ${to} are already connected`);
+      }
       if (from === to || reaches(to, from)) {
         throw new PortError("BAD_GRAPH", `Connecting ${from} → ${to} would form a cycle`);
       }
@@ -206,13 +234,17 @@ export function createAudiomixerdSim(options: AudiomixerdSimOptions = {}): Audio
     disconnect({ from, to }) {
       const a = get(from);
       get(to);
-      if (!a.outputs.has(to)) throw new PortError("NOT_FOUND", `Nodes ${from} and ${to} are not connected`);
+      if (!a.outputs.has(to)) {
+        throw new PortError("NOT_FOUND", `Nodes ${from} and ${to} are not connected`);
+      }
       a.outputs.delete(to);
       nodes.get(to)!.inputs.delete(from);
       return {};
     },
     start() {
-      if (!device) throw new PortError("DEVICE_UNAVAILABLE", "No device is open (call device_open first)");
+      if (!device) {
+        throw new PortError("DEVICE_UNAVAILABLE", "No device is open (call device_open first)");
+      }
       setState("running");
       return {};
     },

@@ -28,17 +28,33 @@ Deno.test("audiomixerd: graph, start → state + stats every 100 ms, stop", asyn
     const mix = await client.createNode({ type: "mixer" });
     const sink = await client.createNode({ type: "device_sink", args: {} });
     assert.deepEqual([tone.id, gain.id, mix.id, sink.id], [1, 2, 3, 4]);
-    await client.connectCommand({ from: tone.id, to: gain.id });
-    await client.connectCommand({ from: gain.id, to: mix.id });
-    await client.connectCommand({ from: mix.id, to: sink.id });
+    await client.connect({ from: tone.id, to: gain.id });
+    await client.connect({ from: gain.id, to: mix.id });
+    await client.connect({ from: mix.id, to: sink.id });
 
-    await rejectsWith(client.connectCommand({ from: mix.id, to: gain.id }), "BAD_GRAPH", /cycle/);
-    await rejectsWith(client.connectCommand({ from: gain.id, to: gain.id }), "BAD_GRAPH", /cycle/);
-    await rejectsWith(client.connectCommand({ from: gain.id, to: tone.id }), "BAD_GRAPH", /no input/);
-    await rejectsWith(client.connectCommand({ from: sink.id, to: mix.id }), "BAD_GRAPH", /no output/);
-    await rejectsWith(client.connectCommand({ from: tone.id, to: gain.id }), "BAD_GRAPH", /already connected/);
-    await rejectsWith(client.connectCommand({ from: tone.id, to: 99 }), "NOT_FOUND", /node 99/);
-    await rejectsWith(client.disconnect({ from: tone.id, to: sink.id }), "NOT_FOUND", /not connected/);
+    await rejectsWith(client.connect({ from: mix.id, to: gain.id }), "BAD_GRAPH", /cycle/);
+    await rejectsWith(client.connect({ from: gain.id, to: gain.id }), "BAD_GRAPH", /cycle/);
+    await rejectsWith(
+      client.connect({ from: gain.id, to: tone.id }),
+      "BAD_GRAPH",
+      /no input/,
+    );
+    await rejectsWith(
+      client.connect({ from: sink.id, to: mix.id }),
+      "BAD_GRAPH",
+      /no output/,
+    );
+    await rejectsWith(
+      client.connect({ from: tone.id, to: gain.id }),
+      "BAD_GRAPH",
+      /already connected/,
+    );
+    await rejectsWith(client.connect({ from: tone.id, to: 99 }), "NOT_FOUND", /node 99/);
+    await rejectsWith(
+      client.disconnect({ from: tone.id, to: sink.id }),
+      "NOT_FOUND",
+      /not connected/,
+    );
     await rejectsWith(client.createNode({ type: "gain", args: { db: 99 } }), "BAD_ARG");
 
     const events = client.subscribe(["state", "stats"]);
@@ -90,7 +106,10 @@ Deno.test("audiomixerd: app_source reads the memfd ring and answers frames_read"
       args: { memfd: ring, frames: 1024, channels: 2, rate: 48000 },
     });
     assert.equal(partial.frames_read, 480);
-    assert.ok(Math.abs((sim.node(partial.id)?.peak ?? 0) - 0.5) < 0.01, "samples were decoded as f32");
+    assert.ok(
+      Math.abs((sim.node(partial.id)?.peak ?? 0) - 0.5) < 0.01,
+      "samples were decoded as f32",
+    );
 
     // A full ring: frames × channels × 4 bytes are read, no more.
     using full = createMemfd("full", 0);
@@ -102,12 +121,15 @@ Deno.test("audiomixerd: app_source reads the memfd ring and answers frames_read"
     assert.equal(whole.frames_read, 256);
 
     await rejectsWith(
-      client.createNode({ type: "app_source", args: { memfd: full, frames: 256, channels: 3, rate: 44100 } }),
+      client.createNode({
+        type: "app_source",
+        args: { memfd: full, frames: 256, channels: 3, rate: 44100 },
+      }),
       "BAD_FORMAT",
       /3 channels/,
     );
     // Sources have no input.
-    await rejectsWith(client.connectCommand({ from: whole.id, to: partial.id }), "BAD_GRAPH");
+    await rejectsWith(client.connect({ from: whole.id, to: partial.id }), "BAD_GRAPH");
     // Non-app nodes answer no frames_read.
     const tone = await client.createNode({ type: "tone", args: { freq: 1000 } });
     assert.deepEqual(Object.keys(tone), ["id"]);

@@ -48,11 +48,17 @@ function isFd(s: Surface): s is Extract<Surface, { fd: unknown }> {
 
 /** Bytes of one pixel of `color` in `format`. */
 function pixel(color: Color, format: PixelFormat): number[] {
-  return format === "RGBA8" ? [color.r, color.g, color.b, color.a] : [color.b, color.g, color.r, color.a];
+  return format === "RGBA8"
+    ? [color.r, color.g, color.b, color.a]
+    : [color.b, color.g, color.r, color.a];
 }
 
 /** Clips `rect` to a w × h surface; undefined when nothing is left. */
-function clip(r: Rect, w: number, h: number): { x0: number; y0: number; x1: number; y1: number } | undefined {
+function clip(
+  r: Rect,
+  w: number,
+  h: number,
+): { x0: number; y0: number; x1: number; y1: number } | undefined {
   const x0 = Math.max(0, r.x), y0 = Math.max(0, r.y);
   const x1 = Math.min(w, r.x + r.w), y1 = Math.min(h, r.y + r.h);
   return x1 > x0 && y1 > y0 ? { x0, y0, x1, y1 } : undefined;
@@ -77,20 +83,29 @@ export function createBlitterdSim(options: BlitterdSimOptions = {}): BlitterdSim
 
   /** Checks a surface's description; resolves how to reach its pixels. */
   const prepare = (s: Surface, path: string, io: FdIo | undefined): Pixels => {
-    if (s.stride < s.w * 4) throw where(path + "/stride", `stride ${s.stride} is below w × 4 = ${s.w * 4}`);
+    if (s.stride < s.w * 4) {
+      throw where(path + "/stride", `stride ${s.stride} is below w × 4 = ${s.w * 4}`);
+    }
     const need = s.h * s.stride;
     if (isFd(s)) {
       if (s.modifier !== undefined && s.modifier !== "LINEAR" && !/^0x0+$/.test(s.modifier)) {
-        throw where(path + "/modifier", `unsupported modifier ${s.modifier} (the sim handles LINEAR only)`);
+        throw where(
+          path + "/modifier",
+          `unsupported modifier ${s.modifier} (the sim handles LINEAR only)`,
+        );
       }
       const fd = s.fd;
       let size: number;
       try {
         size = io!.fdSize(fd);
       } catch (error) {
-        throw new PortError("BAD_FD", `args${path}/fd: ${(error as Error).message}`, { data: { path: path + "/fd" } });
+        throw new PortError("BAD_FD", `args${path}/fd: ${(error as Error).message}`, {
+          data: { path: path + "/fd" },
+        });
       }
-      if (size < need) throw where(path + "/fd", `buffer holds ${size} bytes, h × stride needs ${need}`);
+      if (size < need) {
+        throw where(path + "/fd", `buffer holds ${size} bytes, h × stride needs ${need}`);
+      }
       return {
         surface: s,
         load: () => Promise.resolve(io!.readFd(fd, need, 0)),
@@ -102,7 +117,9 @@ export function createBlitterdSim(options: BlitterdSimOptions = {}): BlitterdSim
       };
     }
     if (!debugFiles) {
-      throw new PortError("DENIED", `args${path}: file surfaces need BLITTERD_DEBUG_FILES=1`, { data: { path } });
+      throw new PortError("DENIED", `args${path}: file surfaces need BLITTERD_DEBUG_FILES=1`, {
+        data: { path },
+      });
     }
     const file = s.path;
     return {
@@ -116,7 +133,11 @@ export function createBlitterdSim(options: BlitterdSimOptions = {}): BlitterdSim
         }
         try {
           const { size } = await f.stat();
-          if (size < need) throw new JobFailure(`args${path}/path: ${file} holds ${size} bytes, h × stride needs ${need}`);
+          if (size < need) {
+            throw new JobFailure(
+              `args${path}/path: ${file} holds ${size} bytes, h × stride needs ${need}`,
+            );
+          }
           const out = new Uint8Array(need);
           await f.read(out, 0, need, 0);
           return out;
@@ -191,8 +212,12 @@ export function createBlitterdSim(options: BlitterdSimOptions = {}): BlitterdSim
 
   /** Accepts a job: work runs now (descriptors are only valid during the request), the event follows. */
   const job = async (steps: BatchOp[], prefix: (i: number) => string): Promise<{ job: number }> => {
-    if (pendingJobs >= maxPending) throw new PortError("BUSY", `Too many jobs in flight (limit ${maxPending})`);
-    const needsFd = steps.some((op) => ("dst" in op && isFd(op.dst)) || ("src" in op && isFd(op.src)));
+    if (pendingJobs >= maxPending) {
+      throw new PortError("BUSY", `Too many jobs in flight (limit ${maxPending})`);
+    }
+    const needsFd = steps.some((op) =>
+      ("dst" in op && isFd(op.dst)) || ("src" in op && isFd(op.src))
+    );
     const io = needsFd ? await fdIoFor(options) : undefined;
     // Validate every step before anything runs: bad layouts are answered, not reported as events.
     const prepared = steps.map((op, i) => {

@@ -65,8 +65,19 @@ Deno.test("blitterd: a batch (fill, copy, convert) is one job with one complete 
     await events.ready;
     const { job } = await client.batch({
       ops: [
-        { op: "rect_fill", dst: A, rect: { x: 0, y: 0, w: 2, h: 2 }, color: { r: 200, g: 100, b: 50, a: 255 } },
-        { op: "rect_copy", src: A, dst: B, src_rect: { x: 0, y: 0, w: 2, h: 2 }, dst_xy: { x: 2, y: 2 } },
+        {
+          op: "rect_fill",
+          dst: A,
+          rect: { x: 0, y: 0, w: 2, h: 2 },
+          color: { r: 200, g: 100, b: 50, a: 255 },
+        },
+        {
+          op: "rect_copy",
+          src: A,
+          dst: B,
+          src_rect: { x: 0, y: 0, w: 2, h: 2 },
+          dst_xy: { x: 2, y: 2 },
+        },
         { op: "convert", src: B, dst: C },
       ],
     });
@@ -75,7 +86,11 @@ Deno.test("blitterd: a batch (fill, copy, convert) is one job with one complete 
     assert.equal(ev.event === "complete" && ev.job, job);
     assert.deepEqual(px(readFd(b, h * stride), stride, 3, 3), [200, 100, 50, 255]);
     assert.deepEqual(px(readFd(b, h * stride), stride, 1, 1), [0, 0, 0, 0]);
-    assert.deepEqual(px(readFd(c, h * stride), stride, 2, 2), [50, 100, 200, 255], "converted to BGRA8");
+    assert.deepEqual(
+      px(readFd(c, h * stride), stride, 2, 2),
+      [50, 100, 200, 255],
+      "converted to BGRA8",
+    );
   } finally {
     await client.close();
   }
@@ -105,7 +120,24 @@ Deno.test("blitterd: file surfaces are written; a missing file fails the job wit
     const failed = byJob.get(bad.job);
     assert.equal(failed?.event, "error");
     assert.match((failed as { message: string }).message, /nope\.raw/);
-    assert.deepEqual([...Deno.readFileSync(path)], [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9, 8, 7, 6]);
+    assert.deepEqual([...Deno.readFileSync(path)], [
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      9,
+      8,
+      7,
+      6,
+    ]);
   } finally {
     await client.close();
   }
@@ -138,12 +170,20 @@ Deno.test("blitterd: bad sizes are BAD_FORMAT / BAD_ARG, answered without a job"
       /equal sizes/,
     );
     await rejectsWith(
-      client.rectFill({ dst: { fd: small, w: 1, h: 1, format: "RGBA8", stride: 4 }, rect, color: { ...color, r: 300 } }),
+      client.rectFill({
+        dst: { fd: small, w: 1, h: 1, format: "RGBA8", stride: 4 },
+        rect,
+        color: { ...color, r: 300 },
+      }),
       "BAD_ARG",
       /color\/r/,
     );
     // None of the failures took a job id.
-    const { job } = await client.rectFill({ dst: { fd: small, w: 1, h: 1, format: "RGBA8", stride: 4 }, rect, color });
+    const { job } = await client.rectFill({
+      dst: { fd: small, w: 1, h: 1, format: "RGBA8", stride: 4 },
+      rect,
+      color,
+    });
     assert.equal(job, 1);
   } finally {
     await client.close();

@@ -100,7 +100,9 @@ export function createCiadSim(options: CiadSimOptions = {}): CiadSim {
 
   const checkPin = (pin: number) => {
     if (pin >= pinCount) {
-      throw new PortError("BAD_ARG", `args/pin: the board has pins 0–${pinCount - 1}, not ${pin}`, { data: { path: "/pin" } });
+      throw new PortError("BAD_ARG", `args/pin: the board has pins 0–${pinCount - 1}, not ${pin}`, {
+        data: { path: "/pin" },
+      });
     }
   };
 
@@ -150,7 +152,10 @@ export function createCiadSim(options: CiadSimOptions = {}): CiadSim {
     gpio_write({ pin, value }) {
       checkPin(pin);
       if (modes[pin] !== "out") {
-        throw new PortError("BAD_PIN_MODE", `Pin ${pin} is an input (${modes[pin]}); set it to out with gpio_mode first`);
+        throw new PortError(
+          "BAD_PIN_MODE",
+          `Pin ${pin} is an input (${modes[pin]}); set it to out with gpio_mode first`,
+        );
       }
       outLevel[pin] = value as 0 | 1;
       return {};
@@ -169,15 +174,23 @@ export function createCiadSim(options: CiadSimOptions = {}): CiadSim {
     },
     midi_out({ data }) {
       if (data[0] < 0x80) {
-        throw new PortError("BAD_ARG", `args/data/0: the first byte must be a status byte (0x80–0xFF), not ${data[0]}`, {
-          data: { path: "/data/0" },
-        });
+        throw new PortError(
+          "BAD_ARG",
+          `args/data/0: the first byte must be a status byte (0x80–0xFF), not ${data[0]}`,
+          {
+            data: { path: "/data/0" },
+          },
+        );
       }
       for (let i = 1; i < data.length; i++) {
         if (data[i] >= 0x80) {
-          throw new PortError("BAD_ARG", `args/data/${i}: data bytes must be below 0x80, not ${data[i]}`, {
-            data: { path: `/data/${i}` },
-          });
+          throw new PortError(
+            "BAD_ARG",
+            `args/data/${i}: data bytes must be below 0x80, not ${data[i]}`,
+            {
+              data: { path: `/data/${i}` },
+            },
+          );
         }
       }
       midiSent.push([...data]);
@@ -186,7 +199,10 @@ export function createCiadSim(options: CiadSimOptions = {}): CiadSim {
     },
     i2c_xfer({ addr, tx, rx }) {
       if (addr !== eepromAddr) {
-        throw new PortError("I2C_NACK", `No device acknowledged address 0x${addr.toString(16).padStart(2, "0")}`);
+        throw new PortError(
+          "I2C_NACK",
+          `No device acknowledged address 0x${addr.toString(16).padStart(2, "0")}`,
+        );
       }
       const out = tx ?? [];
       if (out.length > 0) {

@@ -19,7 +19,9 @@ Deno.test("ciad: periodic and one-shot timers emit timer events on the board clo
     await client.timerSet({ id: 1, us: 20_000 });
     const ticks = await within(take(periodic, 5), 2000, "5 periodic expiries");
     const times = ticks.map((e) => (e as { time_us: number }).time_us);
-    for (let i = 1; i < times.length; i++) assert.equal(times[i] - times[i - 1], 5000, "drift-free period");
+    for (let i = 1; i < times.length; i++) {
+      assert.equal(times[i] - times[i - 1], 5000, "drift-free period");
+    }
     assert.ok(times[0] > b);
     await client.timerStop({ id: 0 });
     await client.timerStop({ id: 0 }); // idle: no-op
@@ -29,7 +31,10 @@ Deno.test("ciad: periodic and one-shot timers emit timer events on the board clo
     // After timer_stop and the one-shot, nothing fires any more.
     const late = client.subscribe(["timer"]);
     await late.ready;
-    const none = await Promise.race([take(late, 1).then(() => "event"), sleep(60).then(() => "quiet")]);
+    const none = await Promise.race([
+      take(late, 1).then(() => "event"),
+      sleep(60).then(() => "quiet"),
+    ]);
     assert.equal(none, "quiet");
     await rejectsWith(client.timerSet({ id: 2, us: 10 }), "BAD_ARG", /\/id/);
   } finally {
@@ -58,7 +63,10 @@ Deno.test("ciad: GPIO modes, BAD_PIN_MODE, pull-up edge events", async () => {
     assert.deepEqual(await client.gpioRead({ pin: 7 }), { value: 1 });
     sim.setInput(7, 0); // something outside pulls it low
     const got = await within(take(edges, 2), 2000, "gpio edges");
-    assert.deepEqual(got.map((e) => e.event === "gpio" && [e.pin, e.edge]), [[7, "rising"], [7, "falling"]]);
+    assert.deepEqual(got.map((e) => e.event === "gpio" && [e.pin, e.edge]), [[7, "rising"], [
+      7,
+      "falling",
+    ]]);
   } finally {
     await client.close();
   }
@@ -71,7 +79,9 @@ Deno.test("ciad: I²C EEPROM at 0x50, NACK elsewhere; MIDI; set_rtc", async () =
   try {
     assert.deepEqual(await client.i2cXfer({ addr: 0x50, tx: [0x10], rx: 2 }), { rx: [0xff, 0xff] });
     await client.i2cXfer({ addr: 0x50, tx: [0x10, 0xde, 0xad, 0xbe, 0xef] });
-    assert.deepEqual(await client.i2cXfer({ addr: 0x50, tx: [0x11], rx: 3 }), { rx: [0xad, 0xbe, 0xef] });
+    assert.deepEqual(await client.i2cXfer({ addr: 0x50, tx: [0x11], rx: 3 }), {
+      rx: [0xad, 0xbe, 0xef],
+    });
     assert.deepEqual(await client.i2cXfer({ addr: 0x50 }), { rx: [] });
     await rejectsWith(client.i2cXfer({ addr: 0x42, rx: 1 }), "I2C_NACK", /0x42/);
     await rejectsWith(client.i2cXfer({ addr: 0x50, tx: [256] }), "BAD_ARG", /tx\/0/);

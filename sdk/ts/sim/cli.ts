@@ -11,7 +11,14 @@
 import { mkdirSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { envVariableFor, resolveAddress } from "../core/descriptor.ts";
-import { isService, type RunningSim, SERVICES, type ServiceName, startAll, startSim } from "./mod.ts";
+import {
+  isService,
+  type RunningSim,
+  type ServiceName,
+  SERVICES,
+  startAll,
+  startSim,
+} from "./mod.ts";
 
 const USAGE = `usage: deno task serve <service>|all [--socket PATH|@name] [--dir DIR] [--quiet]
 services: ${SERVICES.join(", ")}`;
@@ -49,7 +56,10 @@ function ensureDir(address: string): void {
 function listenError(service: string, address: string, error: unknown): never {
   const e = error as { code?: string; message?: string };
   if (e?.code === "EADDRINUSE" || error instanceof Deno.errors.AddrInUse) {
-    fail(1, `serve: ${service}: address ${address} is already in use (is another ${service} running?)`);
+    fail(
+      1,
+      `serve: ${service}: address ${address} is already in use (is another ${service} running?)`,
+    );
   }
   if (e?.code === "EACCES" || error instanceof Deno.errors.PermissionDenied) {
     fail(1, `serve: ${service}: permission denied listening on ${address} (try --socket or --dir)`);
@@ -86,7 +96,12 @@ async function main(): Promise<void> {
     fail(2, `serve: unknown service "${name}"; valid services: ${SERVICES.join(", ")}, all`);
   }
   if (name === "all" && values.socket !== undefined) {
-    fail(2, `serve: --socket names one address; with "all" use --dir DIR (or the ${envVariableFor("<service>")} variables)`);
+    fail(
+      2,
+      `serve: --socket names one address; with "all" use --dir DIR (or the ${
+        envVariableFor("<service>")
+      } variables)`,
+    );
   }
 
   const running: RunningSim[] = [];

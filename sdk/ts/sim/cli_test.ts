@@ -33,7 +33,11 @@ async function readLines(stream: ReadableStream<Uint8Array>, count: number): Pro
 }
 
 function spawn(...args: string[]) {
-  return new Deno.Command(DENO, { args: ["run", "-A", CLI, ...args], stdout: "piped", stderr: "piped" }).spawn();
+  return new Deno.Command(DENO, {
+    args: ["run", "-A", CLI, ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
 }
 
 Deno.test("cli: serves copperd on --socket, answers ping, exits 0 on SIGTERM", async () => {
@@ -48,27 +52,34 @@ Deno.test("cli: serves copperd on --socket, answers ping, exits 0 on SIGTERM", a
       const pong = await client.ping();
       assert.equal(pong.name, "copperd");
       assert.equal(pong.protocol, 0);
-      const { id } = await client.load({ program: { version: 1, program: [{ op: "IRQ", tag: "x" }] } });
+      const { id } = await client.load({
+        program: { version: 1, program: [{ op: "IRQ", tag: "x" }] },
+      });
       assert.equal(id, 1);
     } finally {
       await client.close();
     }
     // A second server on the same address: exit 1 with a clear line.
-    const second = await new Deno.Command(DENO, { args: ["run", "-A", CLI, "copperd", "--socket", address] }).output();
+    const second = await new Deno.Command(DENO, {
+      args: ["run", "-A", CLI, "copperd", "--socket", address],
+    }).output();
     assert.equal(second.code, 1);
     assert.match(new TextDecoder().decode(second.stderr), /already in use/);
 
     child.kill("SIGTERM");
     const status = await within(child.status, 10_000, "exit after SIGTERM");
     assert.equal(status.code, 0);
-    assert.ok(!(() => {
-      try {
-        Deno.lstatSync(address);
-        return true;
-      } catch {
-        return false;
-      }
-    })(), "socket file removed on close");
+    assert.ok(
+      !(() => {
+        try {
+          Deno.lstatSync(address);
+          return true;
+        } catch {
+          return false;
+        }
+      })(),
+      "socket file removed on close",
+    );
   } finally {
     try {
       child.kill("SIGKILL");

@@ -232,7 +232,8 @@ export class FrameClock {
     }
     const now = this.#clock();
     const elapsed = now - this.#epochUsec;
-    const nextBoundary = this.#epochUsec + (Math.floor(elapsed / this.periodUsec) + 1) * this.periodUsec;
+    const nextBoundary = this.#epochUsec +
+      (Math.floor(elapsed / this.periodUsec) + 1) * this.periodUsec;
     this.#timer = this.#timers.timeout(() => this.#tick(), Math.ceil((nextBoundary - now) / 1000));
   }
 

@@ -106,9 +106,13 @@ export function createCompatUaeSim(options: CompatUaeSimOptions = {}): CompatUae
       throw new PortError("BAD_DISK", `Cannot read disk image ${path}`, { data: { path: field } });
     }
     if (!ADF_SIZES.has(size)) {
-      throw new PortError("BAD_DISK", `${path} is not an ADF image (${size} bytes; ADF is 901120 or 1802240)`, {
-        data: { path: field },
-      });
+      throw new PortError(
+        "BAD_DISK",
+        `${path} is not an ADF image (${size} bytes; ADF is 901120 or 1802240)`,
+        {
+          data: { path: field },
+        },
+      );
     }
   };
 
@@ -125,7 +129,10 @@ export function createCompatUaeSim(options: CompatUaeSimOptions = {}): CompatUae
       try {
         return options.compositor.createLayer();
       } catch (error) {
-        throw new PortError("COMPOSITOR_UNAVAILABLE", `compositord refused the layer: ${(error as Error).message}`);
+        throw new PortError(
+          "COMPOSITOR_UNAVAILABLE",
+          `compositord refused the layer: ${(error as Error).message}`,
+        );
       }
     }
     return nextLocalLayer++;
@@ -138,7 +145,9 @@ export function createCompatUaeSim(options: CompatUaeSimOptions = {}): CompatUae
         try {
           await stat(expandHome(args.kick));
         } catch {
-          throw new PortError("BAD_ARG", `args/kick: Kickstart ROM ${args.kick} not found`, { data: { path: "/kick" } });
+          throw new PortError("BAD_ARG", `args/kick: Kickstart ROM ${args.kick} not found`, {
+            data: { path: "/kick" },
+          });
         }
       }
       if (args.floppy !== undefined) await checkDisk(args.floppy, "/floppy");
@@ -208,7 +217,9 @@ export function createCompatUaeSim(options: CompatUaeSimOptions = {}): CompatUae
       if (options.compositor === null) {
         throw new PortError("COMPOSITOR_UNAVAILABLE", "compositord could not be reached");
       }
-      if (options.compositor && !options.compositor.hasLayer(layer)) throw notFound("compositord layer", layer);
+      if (options.compositor && !options.compositor.hasLayer(layer)) {
+        throw notFound("compositord layer", layer);
+      }
       v.layer = layer;
       return {};
     },

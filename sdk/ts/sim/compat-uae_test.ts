@@ -36,8 +36,14 @@ Deno.test("compat-uae: a running VM emits frame events at 50 fps; stop emits sto
       assert.equal(ev.fps, 50);
     }
     const usecs = got.map((e) => (e as { usec: number }).usec);
-    const period = (usecs.at(-1)! - usecs[0]) / (usecs.length - 1);
-    assert.ok(Math.abs(period - 20_000) < 500, `frame period ${period} us`);
+    // Frame times sit on the 50 Hz grid (20 ms apart, or a multiple if a timer was very late).
+    for (let i = 1; i < usecs.length; i++) {
+      const frames = (usecs[i] - usecs[i - 1]) / 20_000;
+      assert.ok(
+        frames >= 0.99 && Math.abs(frames - Math.round(frames)) < 0.01,
+        `frame gap ${usecs[i] - usecs[i - 1]} us`,
+      );
+    }
     assert.ok(elapsed >= 60, `5 frames in ${elapsed} ms`);
 
     const stopped = client.subscribe(["stopped"]);
@@ -45,7 +51,10 @@ Deno.test("compat-uae: a running VM emits frame events at 50 fps; stop emits sto
     await client.stop({ id });
     await client.reset({ id: other.id, hard: true });
     const evs = await within(take(stopped, 2), 2000, "stopped events");
-    assert.deepEqual(evs.map((e) => e.event === "stopped" && [e.id, e.reason]), [[id, "stop"], [other.id, "reset"]]);
+    assert.deepEqual(evs.map((e) => e.event === "stopped" && [e.id, e.reason]), [[id, "stop"], [
+      other.id,
+      "reset",
+    ]]);
     const sim = s.sim.sim as unknown as CompatUaeSim;
     assert.equal(sim.vm(id)?.state, "stopped");
     assert.equal(sim.vm(id)?.config.chip_ram_kb, 512);
@@ -61,8 +70,16 @@ Deno.test("compat-uae: disks, input, layers and errors", async () => {
   const { kick, adf, junk } = files(s.dir);
   const client = await CompatUaeClient.connect(s.address);
   try {
-    await rejectsWith(client.createVm({ model: "A500", kick: `${s.dir}/none.rom` }), "BAD_ARG", /kick/);
-    await rejectsWith(client.createVm({ model: "A500", kick, floppy: junk }), "BAD_DISK", /not an ADF/);
+    await rejectsWith(
+      client.createVm({ model: "A500", kick: `${s.dir}/none.rom` }),
+      "BAD_ARG",
+      /kick/,
+    );
+    await rejectsWith(
+      client.createVm({ model: "A500", kick, floppy: junk }),
+      "BAD_DISK",
+      /not an ADF/,
+    );
     // deno-lint-ignore no-explicit-any
     await rejectsWith(client.createVm({ model: "A4000" as any, kick }), "BAD_ARG", /model/);
     const { id } = await client.createVm({ model: "A500", kick });

@@ -85,17 +85,33 @@ const DEFAULT_MODES: Mode[] = [
 const REG_RE = /^layer\[([0-9]+)\]\.(x|y|alpha|z|visible|scale_x|scale_y|rotation|blend)$/;
 
 function defaultRegs(): LayerRegs {
-  return { x: 0, y: 0, alpha: 1, z: 0, visible: false, scale_x: 1, scale_y: 1, rotation: 0, blend: "normal" };
+  return {
+    x: 0,
+    y: 0,
+    alpha: 1,
+    z: 0,
+    visible: false,
+    scale_x: 1,
+    scale_y: 1,
+    rotation: 0,
+    blend: "normal",
+  };
 }
 
 function checkLayout(w: number, stride: number, modifier?: string): void {
   if (stride < w * 4) {
-    throw new PortError("BAD_FORMAT", `Stride ${stride} is below w × 4 = ${w * 4}`, { data: { path: "/stride" } });
+    throw new PortError("BAD_FORMAT", `Stride ${stride} is below w × 4 = ${w * 4}`, {
+      data: { path: "/stride" },
+    });
   }
   if (modifier !== undefined && modifier !== "LINEAR" && !/^0x0+$/.test(modifier)) {
-    throw new PortError("BAD_FORMAT", `Unsupported modifier ${modifier}; the sim scans out LINEAR buffers only`, {
-      data: { path: "/modifier" },
-    });
+    throw new PortError(
+      "BAD_FORMAT",
+      `Unsupported modifier ${modifier}; the sim scans out LINEAR buffers only`,
+      {
+        data: { path: "/modifier" },
+      },
+    );
   }
 }
 
@@ -112,7 +128,8 @@ export function createCompositordSim(options: CompositordSimOptions = {}): Compo
   let server: CompositordServer | undefined;
   let latchedFor = -1;
 
-  const listening = () => (server?.hasSubscribers("vsync") || server?.hasSubscribers("pageflip")) ?? false;
+  const listening = () =>
+    (server?.hasSubscribers("vsync") || server?.hasSubscribers("pageflip")) ?? false;
 
   const applyPending = () => {
     for (const [id, regs] of pending) {
@@ -148,7 +165,9 @@ export function createCompositordSim(options: CompositordSimOptions = {}): Compo
   };
 
   const createLayer = (): number => {
-    if (layers.size >= maxLayers) throw new PortError("BUSY", `Too many layers (limit ${maxLayers})`);
+    if (layers.size >= maxLayers) {
+      throw new PortError("BUSY", `Too many layers (limit ${maxLayers})`);
+    }
     const id = nextId++;
     layers.set(id, { id, regs: defaultRegs() });
     return id;
@@ -168,7 +187,10 @@ export function createCompositordSim(options: CompositordSimOptions = {}): Compo
       const match = output.modes.find((m) => m.w === mode.w && m.h === mode.h && m.hz === mode.hz);
       if (!match) {
         const list = output.modes.map((m) => `${m.w}x${m.h}@${m.hz}`).join(", ");
-        throw new PortError("BAD_MODE", `${output.name} does not support ${mode.w}x${mode.h}@${mode.hz} (modes: ${list})`);
+        throw new PortError(
+          "BAD_MODE",
+          `${output.name} does not support ${mode.w}x${mode.h}@${mode.hz} (modes: ${list})`,
+        );
       }
       if (output.current_mode !== match) {
         output.current_mode = match;
@@ -195,14 +217,20 @@ export function createCompositordSim(options: CompositordSimOptions = {}): Compo
       try {
         size = io.fdSize(fd);
       } catch (error) {
-        throw new PortError("BAD_FD", `Cannot inspect the buffer: ${(error as Error).message}`, { data: { path: "/fd" } });
+        throw new PortError("BAD_FD", `Cannot inspect the buffer: ${(error as Error).message}`, {
+          data: { path: "/fd" },
+        });
       }
       if (size < need) {
-        throw new PortError("BAD_FORMAT", `Buffer holds ${size} bytes, h × stride needs ${need}`, { data: { path: "/fd" } });
+        throw new PortError("BAD_FORMAT", `Buffer holds ${size} bytes, h × stride needs ${need}`, {
+          data: { path: "/fd" },
+        });
       }
       const bytes = io.readFd(fd, need, 0);
       if (bytes.length < need) {
-        throw new PortError("BAD_FORMAT", `Read ${bytes.length} of ${need} bytes from the buffer`, { data: { path: "/fd" } });
+        throw new PortError("BAD_FORMAT", `Read ${bytes.length} of ${need} bytes from the buffer`, {
+          data: { path: "/fd" },
+        });
       }
       const checksum = fnv1a32(bytes);
       layer.binding = { kind: "dmabuf", w, h, format, stride, bytes: need, checksum };
@@ -244,7 +272,11 @@ export function createCompositordSim(options: CompositordSimOptions = {}): Compo
       const writes: [number, keyof LayerRegs, unknown][] = [];
       for (const [name, value] of Object.entries(regs)) {
         const r = parseReg(name);
-        if (!r) throw new PortError("BAD_ARG", `args/regs: unknown register "${name}"`, { data: { path: "/regs" } });
+        if (!r) {
+          throw new PortError("BAD_ARG", `args/regs: unknown register "${name}"`, {
+            data: { path: "/regs" },
+          });
+        }
         if (!layers.has(r[0])) throw notFound("layer", r[0]);
         writes.push([r[0], r[1], value]);
       }

@@ -33,7 +33,15 @@ Deno.test("compositord: bind_dmabuf reads the memfd and answers its FNV-1a check
 
     // Different content, different checksum: the sim really reads the descriptor.
     writeFd(buf, new Uint8Array([1, 2, 3, 4]), 0);
-    const again = await client.bindDmabuf({ id, fd: buf, w, h, format: "BGRA8", stride, modifier: "LINEAR" });
+    const again = await client.bindDmabuf({
+      id,
+      fd: buf,
+      w,
+      h,
+      format: "BGRA8",
+      stride,
+      modifier: "LINEAR",
+    });
     const changed = pixels.slice();
     changed.set([1, 2, 3, 4], 0);
     assert.equal(again.checksum, fnv1aReference(changed));
@@ -42,18 +50,34 @@ Deno.test("compositord: bind_dmabuf reads the memfd and answers its FNV-1a check
     assert.equal(layer?.binding?.checksum, again.checksum);
 
     // Errors: too-small stride, too-small buffer, unknown modifier, unknown layer, schema.
-    await rejectsWith(client.bindDmabuf({ id, fd: buf, w, h, format: "RGBA8", stride: 100 }), "BAD_FORMAT", /Stride 100/);
+    await rejectsWith(
+      client.bindDmabuf({ id, fd: buf, w, h, format: "RGBA8", stride: 100 }),
+      "BAD_FORMAT",
+      /Stride 100/,
+    );
     await rejectsWith(
       client.bindDmabuf({ id, fd: buf, w, h: 2000, format: "RGBA8", stride }),
       "BAD_FORMAT",
       /needs 640000/,
     );
     await rejectsWith(
-      client.bindDmabuf({ id, fd: buf, w, h, format: "RGBA8", stride, modifier: "0x0100000000000001" }),
+      client.bindDmabuf({
+        id,
+        fd: buf,
+        w,
+        h,
+        format: "RGBA8",
+        stride,
+        modifier: "0x0100000000000001",
+      }),
       "BAD_FORMAT",
       /modifier/,
     );
-    await rejectsWith(client.bindDmabuf({ id: 9, fd: buf, w, h, format: "RGBA8", stride }), "NOT_FOUND", /layer 9/);
+    await rejectsWith(
+      client.bindDmabuf({ id: 9, fd: buf, w, h, format: "RGBA8", stride }),
+      "NOT_FOUND",
+      /layer 9/,
+    );
     await rejectsWith(
       // deno-lint-ignore no-explicit-any
       client.bindDmabuf({ id, fd: buf, w, h, format: "RGB565" as any, stride }),
@@ -80,12 +104,20 @@ Deno.test("compositord: set/commit latch at the next vsync; vsync and pageflip a
     const { frame } = await client.commit({});
     assert.equal(sim.layer(id)?.regs.x, 0, "writes are not visible before their vsync");
     const got = await within(take(events, 8), 2000, "vsync/pageflip events");
-    const vsyncs = got.filter((e) => e.event === "vsync") as unknown as { frame: number; usec: number }[];
+    const vsyncs = got.filter((e) => e.event === "vsync") as unknown as {
+      frame: number;
+      usec: number;
+    }[];
     const flips = got.filter((e) => e.event === "pageflip") as unknown as { frame: number }[];
     assert.ok(vsyncs.length >= 3 && flips.length >= 3);
-    assert.ok(vsyncs.at(-1)!.frame >= frame, `vsync ${vsyncs.at(-1)!.frame} before commit frame ${frame}`);
-    for (let i = 1; i < vsyncs.length; i++) assert.equal(vsyncs[i].frame, vsyncs[i - 1].frame + 1);
-    const period = (vsyncs.at(-1)!.usec - vsyncs[0].usec) / (vsyncs.length - 1);
+    assert.ok(
+      vsyncs.at(-1)!.frame >= frame,
+      `vsync ${vsyncs.at(-1)!.frame} before commit frame ${frame}`,
+    );
+    // Frames count up (a very late timer may skip one, as a real display would).
+    for (let i = 1; i < vsyncs.length; i++) assert.ok(vsyncs[i].frame > vsyncs[i - 1].frame);
+    const period = (vsyncs.at(-1)!.usec - vsyncs[0].usec) /
+      (vsyncs.at(-1)!.frame - vsyncs[0].frame);
     assert.ok(Math.abs(period - 1e6 / 60) < 200, `period ${period} us`);
     assert.deepEqual(sim.layer(id)?.regs, {
       x: 100,
@@ -116,13 +148,25 @@ Deno.test("compositord: outputs, modes and hotplug; bind_image reads a file", as
     assert.equal(outputs.length, 1);
     assert.equal(outputs[0].name, "HDMI-A-1");
     assert.deepEqual(outputs[0].current_mode, { w: 1920, h: 1080, hz: 60 });
-    await rejectsWith(client.outputSetMode({ id: 0, mode: { w: 800, h: 600, hz: 75 } }), "BAD_MODE", /800x600@75/);
-    await rejectsWith(client.outputSetMode({ id: 3, mode: { w: 1280, h: 720, hz: 60 } }), "NOT_FOUND", /output 3/);
+    await rejectsWith(
+      client.outputSetMode({ id: 0, mode: { w: 800, h: 600, hz: 75 } }),
+      "BAD_MODE",
+      /800x600@75/,
+    );
+    await rejectsWith(
+      client.outputSetMode({ id: 3, mode: { w: 1280, h: 720, hz: 60 } }),
+      "NOT_FOUND",
+      /output 3/,
+    );
     const hotplug = client.subscribe(["hotplug"]);
     await hotplug.ready;
     await client.outputSetMode({ id: 0, mode: { w: 1280, h: 720, hz: 60 } });
     const [ev] = await within(take(hotplug, 1), 2000, "hotplug");
-    assert.deepEqual(ev.event === "hotplug" && ev.outputs[0].current_mode, { w: 1280, h: 720, hz: 60 });
+    assert.deepEqual(ev.event === "hotplug" && ev.outputs[0].current_mode, {
+      w: 1280,
+      h: 720,
+      hz: 60,
+    });
 
     const { id } = await client.createLayer({});
     const path = `${s.dir}/image.raw`;
@@ -130,9 +174,20 @@ Deno.test("compositord: outputs, modes and hotplug; bind_image reads a file", as
     assert.deepEqual(await client.bindImage({ id, path, w: 16, h: 16, format: "RGBA8" }), { id });
     const layer = (s.sim.sim as unknown as CompositordSim).layer(id);
     assert.equal(layer?.binding?.checksum, fnv1aReference(image(16, 16, 64)));
-    await rejectsWith(client.bindImage({ id, path: `${s.dir}/missing.raw`, w: 16, h: 16, format: "RGBA8" }), "NOT_FOUND");
-    await rejectsWith(client.bindImage({ id, path, w: 16, h: 32, format: "RGBA8" }), "BAD_FORMAT", /needs 2048/);
-    await rejectsWith(client.bindImage({ id, path: "relative.raw", w: 1, h: 1, format: "RGBA8" }), "BAD_ARG", /path/);
+    await rejectsWith(
+      client.bindImage({ id, path: `${s.dir}/missing.raw`, w: 16, h: 16, format: "RGBA8" }),
+      "NOT_FOUND",
+    );
+    await rejectsWith(
+      client.bindImage({ id, path, w: 16, h: 32, format: "RGBA8" }),
+      "BAD_FORMAT",
+      /needs 2048/,
+    );
+    await rejectsWith(
+      client.bindImage({ id, path: "relative.raw", w: 1, h: 1, format: "RGBA8" }),
+      "BAD_ARG",
+      /path/,
+    );
   } finally {
     await client.close();
   }

@@ -9,7 +9,14 @@
 import { PortError } from "../mod.ts";
 import type { Op, ProgramState, StatusResult } from "../services/copperd.ts";
 import type { CopperdHandlers, CopperdServer } from "../services/copperd_server.ts";
-import { FrameClock, monotonicUsec, notFound, type Sim, type SimOptions, Timers } from "./common.ts";
+import {
+  FrameClock,
+  monotonicUsec,
+  notFound,
+  type Sim,
+  type SimOptions,
+  Timers,
+} from "./common.ts";
 
 /** Options of the copperd sim. */
 export interface CopperdSimOptions extends SimOptions {
@@ -78,7 +85,9 @@ function defaultValue(reg: string): RegValue {
 }
 
 function badProgram(index: number, message: string): PortError {
-  return new PortError("BAD_PROGRAM", `program/${index}: ${message}`, { data: { path: `/program/program/${index}` } });
+  return new PortError("BAD_PROGRAM", `program/${index}: ${message}`, {
+    data: { path: `/program/program/${index}` },
+  });
 }
 
 /** Checks what the schema cannot: labels, register types, fence timelines. */
@@ -99,7 +108,9 @@ function validate(ops: Op[], fenceTimelines: number): Map<string, number> {
           const known = [...labels.keys()];
           throw badProgram(
             i,
-            `${op.op} to unknown label "${op.label}"${known.length ? ` (labels: ${known.join(", ")})` : " (the program has no labels)"}`,
+            `${op.op} to unknown label "${op.label}"${
+              known.length ? ` (labels: ${known.join(", ")})` : " (the program has no labels)"
+            }`,
           );
         }
         break;
@@ -112,7 +123,12 @@ function validate(ops: Op[], fenceTimelines: number): Map<string, number> {
           : kind === "boolean"
           ? typeof v === "boolean"
           : typeof v === "string" && BLEND.has(v);
-        if (!ok) throw badProgram(i, `${op.reg} takes a ${kind === "blend" ? "blend mode" : kind}, not ${JSON.stringify(v)}`);
+        if (!ok) {
+          throw badProgram(
+            i,
+            `${op.reg} takes a ${kind === "blend" ? "blend mode" : kind}, not ${JSON.stringify(v)}`,
+          );
+        }
         break;
       }
       case "ADD": {
@@ -123,7 +139,10 @@ function validate(ops: Op[], fenceTimelines: number): Map<string, number> {
       }
       case "FENCE":
         if (op.timeline >= fenceTimelines) {
-          throw badProgram(i, `fence timeline ${op.timeline} does not exist (timelines: 0–${fenceTimelines - 1})`);
+          throw badProgram(
+            i,
+            `fence timeline ${op.timeline} does not exist (timelines: 0–${fenceTimelines - 1})`,
+          );
         }
         break;
     }

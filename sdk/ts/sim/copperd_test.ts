@@ -47,8 +47,18 @@ Deno.test("copperd: load → start → irq events with the right tag → stop", 
 
     await client.stop({ id });
     const [running, stopped] = await within(take(states, 2, ["state"]), 2000, "state events");
-    assert.deepEqual({ ...running, sub: 0 }, { event: "state", sub: 0, prog: id, state: "running" });
-    assert.deepEqual({ ...stopped, sub: 0 }, { event: "state", sub: 0, prog: id, state: "stopped" });
+    assert.deepEqual({ ...running, sub: 0 }, {
+      event: "state",
+      sub: 0,
+      prog: id,
+      state: "running",
+    });
+    assert.deepEqual({ ...stopped, sub: 0 }, {
+      event: "state",
+      sub: 0,
+      prog: id,
+      state: "stopped",
+    });
     assert.deepEqual(await client.list({}), { programs: [{ id, state: "stopped" }] });
     // Stopping a stopped program is a no-op; starting again restarts from the first op.
     await client.stop({ id });
@@ -77,7 +87,9 @@ Deno.test("copperd: LOOP runs its body count+1 times, then the program ends (sta
     await events.ready;
     await client.start({ id });
     const got = await within(take(events, 7), 3000, "program run");
-    const summary = got.map((e) => e.event === "irq" ? e.tag : e.event === "state" ? e.state : e.event);
+    const summary = got.map((e) =>
+      e.event === "irq" ? e.tag : e.event === "state" ? e.state : e.event
+    );
     assert.deepEqual(summary, ["running", "begin", "tick", "tick", "tick", "done", "stopped"]);
     assert.equal((s.sim.sim as unknown as CopperdSim).registers()["layer[2].visible"], true);
     const status = await client.status({ id });
@@ -101,7 +113,9 @@ Deno.test("copperd: WAIT us waits real time; a loop without WAIT trips the watch
     const waited = performance.now() - t0;
     assert.ok(waited >= 35, `WAIT 40000 us took ${waited} ms`);
 
-    const spin = await client.load(prog({ label: "l" }, { op: "ADD", reg: "layer[1].y", delta: 1 }, { op: "JUMP", label: "l" }));
+    const spin = await client.load(
+      prog({ label: "l" }, { op: "ADD", reg: "layer[1].y", delta: 1 }, { op: "JUMP", label: "l" }),
+    );
     const states = client.subscribe(["state"], { prog: spin.id, state: "error" });
     await states.ready;
     await client.start({ id: spin.id });
@@ -149,8 +163,16 @@ Deno.test("copperd: errors — BAD_PROGRAM, BAD_ARG naming the field, NOT_FOUND"
       "BAD_PROGRAM",
       /visible takes a boolean/,
     );
-    await rejectsWith(client.load(prog({ op: "ADD", reg: "layer[1].blend", delta: 1 })), "BAD_PROGRAM", /non-numeric/);
-    await rejectsWith(client.load(prog({ op: "FENCE", timeline: 3, value: 1 })), "BAD_PROGRAM", /timeline 3/);
+    await rejectsWith(
+      client.load(prog({ op: "ADD", reg: "layer[1].blend", delta: 1 })),
+      "BAD_PROGRAM",
+      /non-numeric/,
+    );
+    await rejectsWith(
+      client.load(prog({ op: "FENCE", timeline: 3, value: 1 })),
+      "BAD_PROGRAM",
+      /timeline 3/,
+    );
     await rejectsWith(
       client.load({ program: { version: 2, program: [{ op: "IRQ", tag: "x" }] } }),
       "BAD_ARG",

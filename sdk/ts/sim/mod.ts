@@ -38,7 +38,14 @@ export { createCopperdSim } from "./copperd.ts";
 export { type FdIo, fnv1a32, type Sim, type SimOptions } from "./common.ts";
 
 /** The services that have a sim, in the order `all` starts them. */
-export const SERVICES = ["copperd", "compositord", "blitterd", "audiomixerd", "compat-uae", "ciad"] as const;
+export const SERVICES = [
+  "copperd",
+  "compositord",
+  "blitterd",
+  "audiomixerd",
+  "compat-uae",
+  "ciad",
+] as const;
 
 /** A service name with a sim. */
 export type ServiceName = typeof SERVICES[number];
@@ -160,15 +167,26 @@ export async function startAll(
   const started: RunningSim[] = [];
   let current: ServiceName = "compositord";
   try {
-    const compositord = await startSim("compositord", { ...options, address: addressFor("compositord") });
+    const compositord = await startSim("compositord", {
+      ...options,
+      address: addressFor("compositord"),
+    });
     started.push(compositord);
     const comp = compositord.sim as unknown as ReturnType<typeof createCompositordSim>;
     for (const service of SERVICES) {
       if (service === "compositord") continue;
       const sim = service === "copperd"
-        ? { onRegisterWrite: (reg: string, value: number | boolean | string) => void comp.writeRegister(reg, value) }
+        ? {
+          onRegisterWrite: (reg: string, value: number | boolean | string) =>
+            void comp.writeRegister(reg, value),
+        }
         : service === "compat-uae"
-        ? { compositor: { createLayer: () => comp.createLayer(), hasLayer: (id: number) => comp.hasLayer(id) } }
+        ? {
+          compositor: {
+            createLayer: () => comp.createLayer(),
+            hasLayer: (id: number) => comp.hasLayer(id),
+          },
+        }
         : {};
       current = service;
       started.push(await startSim(service, { ...options, address: addressFor(service), sim }));
@@ -176,7 +194,9 @@ export async function startAll(
   } catch (error) {
     await Promise.all(started.map((s) => s.stop()));
     // Say which service failed (the CLI reports it).
-    if (error !== null && typeof error === "object") (error as { service?: string }).service ??= current;
+    if (error !== null && typeof error === "object") {
+      (error as { service?: string }).service ??= current;
+    }
     throw error;
   }
   // Report them in the usual order.

@@ -41,7 +41,10 @@ export async function within<T>(promise: Promise<T>, ms: number, what: string): 
     return await Promise.race([
       promise,
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`Timed out after ${ms} ms waiting for ${what}`)), ms);
+        timer = setTimeout(
+          () => reject(new Error(`Timed out after ${ms} ms waiting for ${what}`)),
+          ms,
+        );
       }),
     ]);
   } finally {
@@ -67,7 +70,11 @@ export async function take<T extends { event: string }>(
 }
 
 /** Asserts that `promise` rejects with protocol `code` and a message matching `message`. */
-export async function rejectsWith(promise: Promise<unknown>, code: string, message?: RegExp): Promise<void> {
+export async function rejectsWith(
+  promise: Promise<unknown>,
+  code: string,
+  message?: RegExp,
+): Promise<void> {
   await assert.rejects(promise, (error: unknown) => {
     const e = error as { code?: string; message?: string };
     assert.equal(e.code, code, `expected ${code}, got ${e.code}: ${e.message}`);
