@@ -36,8 +36,8 @@ import {
   EPOLLOUT,
   EPOLLRDHUP,
   errno,
-  errnoError,
   type ErrnoError,
+  errnoError,
   ETOOMANYREFS,
   libc,
   type LibcSymbols,
@@ -49,7 +49,7 @@ import {
   SCM_RIGHTS,
   SOL_SOCKET,
 } from "./libc.ts";
-import { reactor, type Reactor, type Source } from "./reactor.ts";
+import { type Reactor, reactor, type Source } from "./reactor.ts";
 
 /** Bytes read per `recvmsg`. */
 export const READ_BUFFER_SIZE = 64 * 1024;
@@ -154,7 +154,9 @@ class MessageIo {
   /** One `sendmsg` of `chunk[offset..]` (at most SEND_BUFFER_SIZE). Returns bytes sent or `-errno`. */
   send(fd: number, chunk: Uint8Array, offset: number, fds: readonly number[] | undefined): number {
     const len = Math.min(chunk.length - offset, SEND_BUFFER_SIZE);
-    this.#sBuf.set(offset === 0 && len === chunk.length ? chunk : chunk.subarray(offset, offset + len));
+    this.#sBuf.set(
+      offset === 0 && len === chunk.length ? chunk : chunk.subarray(offset, offset + len),
+    );
     this.#sIovView.setBigUint64(8, BigInt(len), true);
     const m = this.#sMsgView;
     if (fds !== undefined && fds.length > 0) {
@@ -269,9 +271,13 @@ export class FfiConnection implements Connection, Source {
     const withFds = fds !== undefined && fds.length > 0 ? fds : undefined;
     if (withFds !== undefined) {
       if (withFds.length > SCM_MAX_FD) {
-        throw new RangeError(`Cannot send ${withFds.length} descriptors in one message (max ${SCM_MAX_FD})`);
+        throw new RangeError(
+          `Cannot send ${withFds.length} descriptors in one message (max ${SCM_MAX_FD})`,
+        );
       }
-      if (chunk.length === 0) throw new TypeError("Descriptors need at least one byte to travel with");
+      if (chunk.length === 0) {
+        throw new TypeError("Descriptors need at least one byte to travel with");
+      }
     }
     if (chunk.length === 0) return;
     const w: PendingWrite = { chunk, offset: 0, fds: withFds };
@@ -311,7 +317,9 @@ export class FfiConnection implements Connection, Source {
       const e = -n;
       if (e === EINTR) continue;
       if (e === EAGAIN) return undefined;
-      if (w.offset === 0 && fds !== undefined && (e === EBADF || e === ETOOMANYREFS || e === EINVAL)) {
+      if (
+        w.offset === 0 && fds !== undefined && (e === EBADF || e === ETOOMANYREFS || e === EINVAL)
+      ) {
         // Nothing was sent: only this write fails (e.g. a closed descriptor was passed).
         w.offset = -1;
         return errnoError(e, `Cannot send descriptors ${JSON.stringify(fds)}`);
@@ -345,7 +353,9 @@ export class FfiConnection implements Connection, Source {
   onEvents(events: number): void {
     if (this.#closed) return;
     if (this.#queue.length > 0 && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) !== 0) this.#flush();
-    if (this.#started && (events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) !== 0) this.#read();
+    if (this.#started && (events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) !== 0) {
+      this.#read();
+    }
   }
 
   #read(): void {
@@ -368,7 +378,7 @@ export class FfiConnection implements Connection, Source {
       const sink = this.#sink!;
       try {
         if (io.truncated) {
-          if (io.fds !== undefined) for (const fd of io.fds) libc().close(fd);
+          if (io.fds !== undefined) { for (const fd of io.fds) libc().close(fd); }
           this.fdsTruncated++;
           sink.fdsTruncated?.();
         } else if (io.fds !== undefined) {

@@ -3,14 +3,13 @@ import type { Connection } from "../../core/transport.ts";
 import {
   createMemfd,
   fdHandle,
+  fdSize,
   type FfiConnection,
   ffiPlatform,
-  fdSize,
   readFd,
-  reactorIdle,
   writeFd,
 } from "./mod.ts";
-import { collect, type Collector, encode, openFds, tempDir, within } from "./test_util.ts";
+import { collect, type Collector, encode, idle, openFds, tempDir, within } from "./test_util.ts";
 
 async function pair(address: string, listenOptions = {}) {
   let resolveServer!: (c: Connection) => void;
@@ -91,7 +90,7 @@ Deno.test("memfd passed client→server and server→client, contents checked", 
   client.close();
   server.close();
   await listener.close();
-  await reactorIdle();
+  await idle();
 });
 
 Deno.test("2,000 FD-carrying writes leak no descriptor", async () => {
@@ -131,7 +130,7 @@ Deno.test("2,000 FD-carrying writes leak no descriptor", async () => {
     server.close();
     await listener.close();
   }
-  await reactorIdle();
+  await idle();
   assert.equal(openFds(), before, "same descriptor count after closing everything");
 });
 
@@ -161,7 +160,7 @@ Deno.test("MSG_CTRUNC: too many descriptors for the receiver's limit are closed 
     server.close();
     await listener.close();
   }
-  await reactorIdle();
+  await idle();
   assert.equal(openFds(), before, "the truncated message's descriptors were closed");
 });
 
@@ -183,7 +182,7 @@ Deno.test("peer closes mid-message: partial bytes and fds delivered, sink.closed
     server.close();
     await listener.close();
   }
-  await reactorIdle();
+  await idle();
   assert.equal(openFds(), before);
 });
 
@@ -208,7 +207,7 @@ Deno.test("writing to a closed peer fails with EPIPE/ECONNRESET, no crash", asyn
   assert.equal(clientSink.closedCalls, 1);
   assert.throws(() => client.write(encode("again")));
   await listener.close();
-  await reactorIdle();
+  await idle();
 });
 
 Deno.test("passing a bad descriptor fails that write only", async () => {
@@ -223,5 +222,5 @@ Deno.test("passing a bad descriptor fails that write only", async () => {
   client.close();
   server.close();
   await listener.close();
-  await reactorIdle();
+  await idle();
 });

@@ -15,7 +15,7 @@
  * @module
  */
 
-export { ffiPlatform, FfiListener, sockaddrUn } from "./platform.ts";
+export { FfiListener, ffiPlatform, sockaddrUn } from "./platform.ts";
 export type { FfiConnectOptions, FfiListenOptions } from "./platform.ts";
 export {
   DEFAULT_MAX_FDS_PER_MESSAGE,

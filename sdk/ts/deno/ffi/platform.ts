@@ -11,8 +11,8 @@
  */
 
 import type {
-  ConnectOptions,
   Connection,
+  ConnectOptions,
   Listener,
   ListenOptions,
   Platform,
@@ -35,8 +35,8 @@ import {
   ENOMEM,
   EPOLLIN,
   errno,
-  errnoError,
   type ErrnoError,
+  errnoError,
   libc,
   SOCK_CLOEXEC,
   SOCK_NONBLOCK,

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { Connection } from "../../core/transport.ts";
-import { ffiPlatform, reactorIdle } from "./mod.ts";
-import { abstractAddress, collect, Collector, encode, tempDir, within } from "./test_util.ts";
+import { ffiPlatform } from "./mod.ts";
+import { abstractAddress, collect, Collector, encode, idle, tempDir, within } from "./test_util.ts";
 
 /** Echo server: writes back whatever arrives. Returns the accepted connections' collectors. */
 async function echoServer(address: string) {
@@ -37,7 +37,7 @@ async function roundTrip(address: string) {
   assert.equal(sink.closedCalls, 1);
   await listener.close();
   for (const c of accepted) c.close();
-  await reactorIdle();
+  await idle();
 }
 
 Deno.test("round trip over a path socket", async () => {
@@ -53,7 +53,7 @@ Deno.test("round trip over an abstract socket (exact-length name)", async () => 
   const table = Deno.readTextFileSync("/proc/net/unix");
   assert.ok(table.includes(" @" + address.slice(1) + "\n"), "abstract name listed without padding");
   await listener.close();
-  await reactorIdle();
+  await idle();
 });
 
 Deno.test("a Deno.connect client talks to an FFI listener (bytes only)", async () => {
@@ -82,7 +82,7 @@ Deno.test("a Deno.connect client talks to an FFI listener (bytes only)", async (
     5000,
     "server side closed",
   );
-  await reactorIdle();
+  await idle();
 });
 
 Deno.test("an FFI client talks to a Deno.listen server (bytes only)", async () => {
@@ -104,7 +104,7 @@ Deno.test("an FFI client talks to a Deno.listen server (bytes only)", async () =
   assert.equal(sink.closedWith, undefined);
   await served;
   server.close();
-  await reactorIdle();
+  await idle();
 });
 
 Deno.test("close() before start(): sink.closed is still called once", async () => {
@@ -121,5 +121,5 @@ Deno.test("close() before start(): sink.closed is still called once", async () =
   assert.throws(() => client.write(encode("x")), { code: "EPIPE" });
   await listener.close();
   for (const c of accepted) c.close();
-  await reactorIdle();
+  await idle();
 });

@@ -6,6 +6,9 @@
 
 import type { Connection, FdHandle } from "../../core/transport.ts";
 import type { FfiConnectionSink } from "./connection.ts";
+import { AF_UNIX, libc, SOCK_CLOEXEC, SOCK_STREAM } from "./libc.ts";
+import { sockaddrUn } from "./platform.ts";
+import { reactor, reactorIdle } from "./reactor.ts";
 
 /** A sink that collects bytes and descriptors, with promises to wait on. */
 export class Collector implements FfiConnectionSink {
@@ -71,6 +74,7 @@ export function collect(connection: Connection): Collector {
 
 /** Number of open descriptors of this process. */
 export function openFds(): number {
+  reactor(); // its epoll fd and eventfd exist for the whole process once created
   let n = 0;
   for (const _ of Deno.readDirSync("/proc/self/fd")) n++;
   return n;
@@ -104,3 +108,18 @@ export function within<T>(promise: Promise<T>, ms: number, what: string): Promis
 }
 
 export const encode = (s: string): Uint8Array => new TextEncoder().encode(s);
+
+/** Leaves a stale socket file at `path`: bound, never listening, closed. */
+export function makeStaleSocket(path: string): void {
+  const c = libc();
+  const fd = c.socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const { addr, length } = sockaddrUn(path);
+  const r = c.bind(fd, addr, length);
+  c.close(fd);
+  if (r < 0) throw new Error(`bind ${path} failed`);
+}
+
+/** Waits (at most 5 s) until the reactor stopped: everything the test opened is closed. */
+export function idle(): Promise<void> {
+  return within(reactorIdle(), 5000, "reactor idle (something left open?)");
+}
