@@ -626,6 +626,11 @@ int clp_read_event(clp_client_t *c, int timeout_ms, clp_msg_t *ret_event) {
         c->evq_head = in->next;
         if (!c->evq_head) c->evq_tail = NULL;
         c->evq_len--;
+        if (in->fd_err) {
+            clp__in_free(in);
+            clp__set_error(c, "BAD_FD", "An event announced more file descriptors than arrived");
+            return CLP_EFD;
+        }
         clp__msg_from_in(ret_event, in);
         return 0;
     }

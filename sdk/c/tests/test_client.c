@@ -581,6 +581,13 @@ static void test_bad_server(void) {
     CHECK(code && !strcmp(code, "BAD_FD"));
     CHECK(ping_ok(c));
 
+    current = "badfd event";
+    CHECK_EQ(clp_call(c, "badfdevent", NULL, NULL), 0); /* the request itself is fine */
+    CHECK_EQ(clp_read_event(c, 0, &ev), CLP_EFD);       /* the queued event is not */
+    CHECK(ev.data == NULL);
+    CHECK_EQ(clp_read_event(c, 0, &ev), CLP_ETIMEDOUT);
+    CHECK(ping_ok(c));
+
     current = "strayfd";
     CHECK_EQ(clp_call(c, "strayfd", NULL, NULL), 0);
     CHECK_EQ(clp_read_event(c, 0, &ev), 0);

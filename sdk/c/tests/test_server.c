@@ -233,6 +233,10 @@ static void handle(int fd, json_t *req, int *rfds, size_t nrfds) {
         json_object_set_new(r, "fds", ann ? json_incref(ann) : json_integer(count));
         send_obj(fd, r, m, (size_t)count);
         for (json_int_t i = 0; i < count; i++) close(m[i]);
+    } else if (!strcmp(cmd, "badfdevent")) {
+        const char *ev = "{\"event\":\"tick\",\"sub\":0,\"fds\":1}\n";
+        send_raw(fd, ev, strlen(ev), NULL, 0); /* announces an FD that never comes */
+        send_obj(fd, ok(id, NULL), NULL, 0);
     } else if (!strcmp(cmd, "strayfd")) {
         int m = make_memfd("stray");
         const char *ev = "{\"event\":\"stray\",\"sub\":0}\n";
