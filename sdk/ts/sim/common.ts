@@ -256,6 +256,11 @@ export class FrameClock {
 /** Replaces a leading `~` by `$HOME` (compat-uae paths). */
 export function expandHome(path: string): string {
   if (!path.startsWith("~")) return path;
-  const home = g.Deno?.env?.get?.("HOME") ?? g.process?.env?.HOME ?? "";
+  let home = "";
+  try {
+    home = g.Deno?.env?.get?.("HOME") ?? g.process?.env?.HOME ?? "";
+  } catch {
+    // No env permission: leave "~" paths relative to "".
+  }
   return home + path.slice(1);
 }

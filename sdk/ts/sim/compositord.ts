@@ -141,8 +141,8 @@ export function createCompositordSim(options: CompositordSimOptions = {}): Compo
 
   const display = new FrameClock(timers, clock, modes[0].hz, (frame, usec) => {
     applyPending();
-    server?.emit("vsync", { usec, frame });
-    server?.emit("pageflip", { frame });
+    if (server?.hasSubscribers("vsync")) server.emit("vsync", { usec, frame });
+    if (server?.hasSubscribers("pageflip")) server.emit("pageflip", { frame });
   }, listening);
 
   /** Writes latch at the next vsync; apply those whose vsync has passed when nobody ticks. */

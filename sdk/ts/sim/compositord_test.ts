@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { createMemfd, writeFd } from "../deno/ffi/mod.ts";
 import { CompositordClient } from "../services/compositord.ts";
 import type { CompositordSim } from "./compositord.ts";
-import { fnv1aReference, rejectsWith, serve, take, within } from "./test_util.ts";
+import { fnv1aReference, rejectsWith, serve, sleep, take, within } from "./test_util.ts";
 
 /** A w × h RGBA gradient, rows padded to `stride`. */
 function image(w: number, h: number, stride: number): Uint8Array {
@@ -188,6 +188,30 @@ Deno.test("compositord: outputs, modes and hotplug; bind_image reads a file", as
       "BAD_ARG",
       /path/,
     );
+  } finally {
+    await client.close();
+  }
+});
+
+Deno.test("compositord: vsync/pageflip are produced only while somebody is subscribed", async () => {
+  await using s = await serve("compositord");
+  const server = s.sim.server as unknown as { emit(event: string, payload: unknown): number };
+  const produced: string[] = [];
+  const emit = server.emit.bind(server);
+  server.emit = (event, payload) => {
+    produced.push(event);
+    return emit(event, payload);
+  };
+  const client = await CompositordClient.connect(s.address);
+  try {
+    await sleep(80);
+    assert.deepEqual(produced, [], "nothing ticks without subscribers");
+    await within(take(client.subscribe(["pageflip"]), 3), 2000, "pageflips");
+    assert.ok(produced.filter((e) => e === "pageflip").length >= 3);
+    await sleep(20); // the unsubscribe from leaving the loop lands
+    const n = produced.length;
+    await sleep(80);
+    assert.equal(produced.length, n, "ticking stops after the last unsubscribe");
   } finally {
     await client.close();
   }
