@@ -14,6 +14,9 @@
  * @module
  */
 
+import { lstatSync, statSync, writeSync } from "node:fs";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { connect, platformFor } from "../sdk/ts/runtime.ts";
 import { Channel } from "../sdk/ts/core/channel.ts";
@@ -110,34 +113,41 @@ type Json = any;
 
 const encoder = new TextEncoder();
 
-function writeAll(file: { writeSync(p: Uint8Array): number }, text: string): void {
+/** Writes all of `text` to descriptor 1 or 2 synchronously (Deno and Node; retries EAGAIN). */
+function writeAll(fd: 1 | 2, text: string): void {
   const bytes = encoder.encode(text);
   let off = 0;
-  while (off < bytes.length) off += file.writeSync(bytes.subarray(off));
+  while (off < bytes.length) {
+    try {
+      off += writeSync(fd, bytes, off, bytes.length - off);
+    } catch (error) {
+      if ((error as { code?: string })?.code !== "EAGAIN") throw error;
+    }
+  }
+}
+
+function isBrokenPipe(error: unknown): boolean {
+  const e = error as { code?: string; name?: string };
+  return e?.code === "EPIPE" || e?.name === "BrokenPipe";
 }
 
 function out(value: unknown, pretty: boolean): void {
-  try {
-    writeAll(Deno.stdout, (pretty ? JSON.stringify(value, null, 2) : JSON.stringify(value)) + "\n");
-  } catch (error) {
-    // A closed pipe (`| head -1`) ends the output quietly.
-    if (error instanceof Deno.errors.BrokenPipe) Deno.exit(EXIT.OK);
-    throw error;
-  }
+  outText((pretty ? JSON.stringify(value, null, 2) : JSON.stringify(value)) + "\n");
 }
 
 function outText(text: string): void {
   try {
-    writeAll(Deno.stdout, text);
+    writeAll(1, text);
   } catch (error) {
-    if (error instanceof Deno.errors.BrokenPipe) Deno.exit(EXIT.OK);
+    // A closed pipe (`| head -1`) ends the output quietly.
+    if (isBrokenPipe(error)) process.exit(EXIT.OK);
     throw error;
   }
 }
 
 function err(line: string): void {
   try {
-    writeAll(Deno.stderr, line + "\n");
+    writeAll(2, line + "\n");
   } catch { /* nothing left to report to */ }
 }
 
@@ -187,7 +197,7 @@ export function didYouMean(name: string, valid: string[]): string {
  */
 export function resolveTarget(
   target: string,
-  env: (name: string) => string | undefined = (n) => Deno.env.get(n),
+  env: (name: string) => string | undefined = (n) => process.env[n],
   exists: (path: string) => boolean = pathExists,
 ): { address: string; service?: string } {
   if (target === "") throw new Fail(EXIT.USAGE, "portctl: empty service or socket name");
@@ -213,7 +223,7 @@ export function resolveTarget(
 
 function pathExists(path: string): boolean {
   try {
-    Deno.lstatSync(path);
+    lstatSync(path);
     return true;
   } catch {
     return false;
@@ -554,30 +564,49 @@ export function describeTables(schema: Json): string {
 // ---------------------------------------------------------------------------------------------
 // Files as descriptors
 
+// deno-lint-ignore no-explicit-any
+const g = globalThis as any;
 let openLib: { symbols: { open(path: Uint8Array, flags: number): number } } | undefined;
 
-/** Opens a file read-only and returns an owned descriptor handle (Deno: libc `open`). */
+/**
+ * Opens a file read-only and returns an owned descriptor handle: libc `open` through Deno's FFI
+ * on Deno (whose `node:fs` descriptors are not kernel descriptors), `fs.openSync` on Node.
+ */
 async function openFd(path: string): Promise<FdHandle> {
   try {
-    const info = await Deno.stat(path);
-    if (info.isDirectory) throw new Fail(EXIT.USAGE, `portctl: --fd ${path}: is a directory`);
+    if (statSync(path).isDirectory()) {
+      throw new Fail(EXIT.USAGE, `portctl: --fd ${path}: is a directory`);
+    }
   } catch (error) {
     if (error instanceof Fail) throw error;
+    const code = (error as { code?: string })?.code;
     throw new Fail(
       EXIT.USAGE,
-      `portctl: --fd ${path}: ${
-        error instanceof Deno.errors.NotFound ? "no such file" : errorMessage(error)
-      }`,
+      `portctl: --fd ${path}: ${code === "ENOENT" ? "no such file" : errorMessage(error)}`,
     );
   }
-  openLib ??= Deno.dlopen("libc.so.6", {
-    open: { parameters: ["buffer", "i32"], result: "i32" },
-  }) as never;
-  const O_RDONLY = 0, O_CLOEXEC = 0o2000000;
-  const fd = openLib!.symbols.open(encoder.encode(path + "\0"), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw new Fail(EXIT.USAGE, `portctl: --fd ${path}: cannot open the file`);
-  const { LibcFdHandle } = await import("../sdk/ts/deno/ffi/fd_handle.ts");
-  return new LibcFdHandle(fd);
+  // The specifiers are computed so that neither type-checker follows the other runtime's code.
+  if (g.Deno?.dlopen) {
+    openLib ??= g.Deno.dlopen("libc.so.6", {
+      open: { parameters: ["buffer", "i32"], result: "i32" },
+    });
+    const O_RDONLY = 0, O_CLOEXEC = 0o2000000;
+    const fd = openLib!.symbols.open(encoder.encode(path + "\0"), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw new Fail(EXIT.USAGE, `portctl: --fd ${path}: cannot open the file`);
+    const base = "../sdk/ts/deno/ffi/";
+    const { LibcFdHandle } = await import(base + "fd_handle.ts");
+    return new LibcFdHandle(fd);
+  }
+  const { openSync } = await import("node:fs");
+  let fd: number;
+  try {
+    fd = openSync(path, "r");
+  } catch (error) {
+    throw new Fail(EXIT.USAGE, `portctl: --fd ${path}: ${errorMessage(error)}`);
+  }
+  const base = "../sdk/ts/node/ffi/";
+  const { NodeFdHandle } = await import(base + "fd_handle.js");
+  return new NodeFdHandle(fd);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -613,18 +642,21 @@ function connectFail(address: string, error: unknown): Fail {
     EACCES: "permission denied",
     ENOTSOCK: "not a socket",
   } as Record<string, string>)[code ?? ""] ??
-    (error instanceof Deno.errors.NotFound
-      ? "no such socket"
-      : error instanceof Deno.errors.ConnectionRefused
-      ? "connection refused (nobody listens)"
-      : errorMessage(error).replace(/^Cannot connect to "[^"]*": /, ""));
+    ({
+      NotFound: "no such socket",
+      ConnectionRefused: "connection refused (nobody listens)",
+    } as Record<
+      string,
+      string
+    >)[(error as Error)?.name] ??
+    errorMessage(error).replace(/^Cannot connect to "[^"]*": /, "");
   return new Fail(EXIT.CONNECT, `portctl: cannot connect to ${address}: ${reason}`);
 }
 
 function stopOnSignals(): void {
   for (const sig of ["SIGINT", "SIGTERM"] as const) {
     try {
-      Deno.addSignalListener(sig, () => Deno.exit(EXIT.OK));
+      process.on(sig, () => process.exit(EXIT.OK));
     } catch { /* not supported here */ }
   }
 }
@@ -1013,4 +1045,16 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-if (import.meta.main) Deno.exit(await main(Deno.args));
+/** Whether this module is the program (Deno: `import.meta.main`; Node: the script in argv). */
+function isMain(): boolean {
+  // deno-lint-ignore no-explicit-any
+  const meta = import.meta as any;
+  if (typeof meta.main === "boolean") return meta.main;
+  try {
+    return process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1];
+  } catch {
+    return false;
+  }
+}
+
+if (isMain()) process.exit(await main(process.argv.slice(2)));

@@ -144,5 +144,34 @@ awk '/^```sh/{on=1; next} /^```/{on=0} on && /^portctl /' tools/README.md >"$TMP
 [ -s "$TMP/readme-examples" ] && pass "README has examples" || { CODE=-; fail "README has examples"; }
 run_examples "README" "$TMP/readme-examples"
 
+# --- the same portctl compiled for Node (what an npm `bin` runs) -----------------------------
+if command -v node >/dev/null; then
+  cat >"$TMP/tsconfig.json" <<EOF
+{
+  "extends": "$ROOT/tsconfig.node.json",
+  "compilerOptions": { "rootDir": "$ROOT", "outDir": "$TMP/node", "declaration": false, "sourceMap": false,
+                       "typeRoots": ["$ROOT/node_modules/@types"] },
+  "include": [],
+  "files": ["$ROOT/tools/portctl.ts", "$ROOT/sdk/ts/node/mod.ts", "$ROOT/sdk/ts/node/ffi/fd_handle.ts"]
+}
+EOF
+  run "$ROOT/node_modules/.bin/tsc" -p "$TMP/tsconfig.json"
+  check "portctl compiles for Node" 0
+  cp package.json "$TMP/node/" && ln -s "$ROOT/node_modules" "$TMP/node/node_modules"
+  NODE_PORTCTL="$TMP/node/tools/portctl.js"
+  run node "$NODE_PORTCTL" "$COPPERD" ping
+  check "Node portctl: ping" 0 '.[0].name == "copperd"'
+  run node "$NODE_PORTCTL" "$COPPERD" subscribe events=vsync --count 2
+  check "Node portctl: subscribe" 0 'length == 2 and all(.[]; .event == "vsync")'
+  run node "$NODE_PORTCTL" "$COPPERD" status id=424242
+  check "Node portctl: error response → exit 1" 1 '' '^NOT_FOUND: '
+  run node "$NODE_PORTCTL" "$COPPERD" stauts
+  check "Node portctl: unknown command → exit 2" 2 '' 'did you mean "status"'
+  run node "$NODE_PORTCTL" "$TMP/missing.sock" ping
+  check "Node portctl: missing socket → exit 3" 3 '' 'no such socket'
+  run node "$NODE_PORTCTL" "$COMPOSITORD_SOCKET" bind_dmabuf id=1 w=2 h=2 format=RGBA8 stride=8 --fd "$DOCS/frame.raw"
+  check "Node portctl: --fd" 0 '.[0].bytes == 16'
+fi
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
