@@ -23,7 +23,8 @@ const CLIENTS = flag("clients", 1000);
 const EVENTS = flag("events", 100_000);
 const TARGET = 64 * 1024 * 1024;
 const mib = (b: number) => (b / 1024 / 1024).toFixed(1) + " MiB";
-const hwm = (pid: number) => Number(/VmHWM:\s+(\d+)/.exec(Deno.readTextFileSync(`/proc/${pid}/status`))![1]) * 1024;
+const hwm = (pid: number) =>
+  Number(/VmHWM:\s+(\d+)/.exec(Deno.readTextFileSync(`/proc/${pid}/status`))![1]) * 1024;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const child = await startChildServer({ maxConnections: CLIENTS + 16 });
@@ -38,16 +39,28 @@ try {
   // 1,000 idle clients.
   const clients: PortClient[] = [];
   for (let i = 0; i < CLIENTS; i += 100) {
-    clients.push(...await Promise.all(Array.from({ length: Math.min(100, CLIENTS - i) }, () => client(child.address))));
+    clients.push(
+      ...await Promise.all(
+        Array.from({ length: Math.min(100, CLIENTS - i) }, () => client(child.address)),
+      ),
+    );
   }
   await Promise.all(clients.map((c) => c.ping()));
   const sessions = (await control.request<{ sessions: number }>("stats")).sessions;
   await sleep(1000);
   const withClients = rssOf(child.pid);
-  rows.push([`server with ${CLIENTS} idle clients (${sessions} sessions)`, withClients, withClients < TARGET]);
+  rows.push([
+    `server with ${CLIENTS} idle clients (${sessions} sessions)`,
+    withClients,
+    withClients < TARGET,
+  ]);
   rows.push(["  per idle client", (withClients - idle) / CLIENTS, true]);
   await Promise.all(clients.map((c) => c.close()));
-  await waitFor(async () => (await control.request<{ sessions: number }>("stats")).sessions === 1, 5000, 50);
+  await waitFor(
+    async () => (await control.request<{ sessions: number }>("stats")).sessions === 1,
+    5000,
+    50,
+  );
   await sleep(500);
   rows.push(["server after they left", rssOf(child.pid), rssOf(child.pid) < TARGET]);
 
@@ -66,7 +79,11 @@ try {
   await sleep(300);
   const stalledRss = rssOf(child.pid);
   peak = Math.max(peak, stalledRss);
-  rows.push([`server with a stalled subscriber, ${EVENTS} events emitted`, stalledRss, stalledRss < TARGET]);
+  rows.push([
+    `server with a stalled subscriber, ${EVENTS} events emitted`,
+    stalledRss,
+    stalledRss < TARGET,
+  ]);
   rows.push(["  peak during emission", peak, peak < TARGET]);
 
   // Drain the stalled subscriber and check the books.
@@ -79,15 +96,35 @@ try {
     else if (m.id === "end") sawEnd = true;
   }
   stalled.close();
-  rows.push(["server high-water mark (VmHWM) over the run", hwm(child.pid), hwm(child.pid) < TARGET]);
+  rows.push([
+    "server high-water mark (VmHWM) over the run",
+    hwm(child.pid),
+    hwm(child.pid) < TARGET,
+  ]);
   await control.close();
 
-  console.log(`copperline-ports server memory (child pid ${child.pid}, Deno ${Deno.version.deno}, target < 64 MiB)`);
+  console.log(
+    `copperline-ports server memory (child pid ${child.pid}, Deno ${Deno.version.deno}, target < 64 MiB)`,
+  );
   for (const [what, bytes, ok] of rows) {
-    console.log(`  ${what.padEnd(58)} ${mib(bytes).padStart(10)}  ${what.startsWith("  per") ? (bytes / 1024).toFixed(1) + " KiB" : ok ? "< 64 MiB: yes" : "< 64 MiB: NO"}`);
+    console.log(
+      `  ${what.padEnd(58)} ${mib(bytes).padStart(10)}  ${
+        what.startsWith("  per")
+          ? (bytes / 1024).toFixed(1) + " KiB"
+          : ok
+          ? "< 64 MiB: yes"
+          : "< 64 MiB: NO"
+      }`,
+    );
   }
   const exact = received + dropped === EVENTS;
-  console.log(`  stalled subscriber: ${received} received + ${dropped} dropped = ${received + dropped} of ${EVENTS} emitted (${exact ? "exact" : "MISMATCH"}); emission took ${emitMs.toFixed(0)} ms`);
+  console.log(
+    `  stalled subscriber: ${received} received + ${dropped} dropped = ${
+      received + dropped
+    } of ${EVENTS} emitted (${exact ? "exact" : "MISMATCH"}); emission took ${
+      emitMs.toFixed(0)
+    } ms`,
+  );
   if (!exact) Deno.exitCode = 1;
 } finally {
   await child.stop();

@@ -65,7 +65,9 @@ export function hardHandlers(server: () => PortServer, log: HandlerLog) {
         const waiters = log.onStart.splice(0);
         for (const w of waiters) w(ctx.id);
         const signal = ctx.signal;
-        const t = args.ms === undefined ? undefined : setTimeout(() => resolve({ waited: args.ms }), args.ms);
+        const t = args.ms === undefined
+          ? undefined
+          : setTimeout(() => resolve({ waited: args.ms }), args.ms);
         const onAbort = () => {
           clearTimeout(t);
           const r = signal.reason;
@@ -79,7 +81,10 @@ export function hardHandlers(server: () => PortServer, log: HandlerLog) {
       const s = server();
       let queued = 0;
       for (let i = 1; i <= args.count; i++) {
-        queued += s.emit(args.event ?? "tick", args.k === undefined ? { n: i } : { n: i, k: args.k });
+        queued += s.emit(
+          args.event ?? "tick",
+          args.k === undefined ? { n: i } : { n: i, k: args.k },
+        );
       }
       return { queued };
     },
@@ -103,12 +108,14 @@ export interface TestServer {
 }
 
 /** Starts the test service on a fresh socket in a temp dir (or on `address`). */
-export async function startServer(options: ServerOptions = {}, address?: string): Promise<TestServer> {
+export async function startServer(
+  options: ServerOptions = {},
+  address?: string,
+): Promise<TestServer> {
   const dir = await Deno.makeTempDir({ prefix: "clp-hard-" });
   const addr = address ?? `${dir}/hardtest.sock`;
   const log: HandlerLog = { aborted: new Map(), started: [], onStart: [] };
-  let server!: PortServer;
-  server = new PortServer(hardDescriptor, hardHandlers(() => server, log), {
+  const server: PortServer = new PortServer(hardDescriptor, hardHandlers(() => server, log), {
     onError: () => {},
     ...options,
   });
@@ -247,7 +254,11 @@ export function rssOf(pid: number | "self"): number {
 }
 
 /** Polls `cond` until true or `timeoutMs` passed; returns the last value. */
-export async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs = 3000, stepMs = 10): Promise<boolean> {
+export async function waitFor(
+  cond: () => boolean | Promise<boolean>,
+  timeoutMs = 3000,
+  stepMs = 10,
+): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await cond()) return true;
@@ -271,7 +282,10 @@ export interface ChildServer {
  * Starts the test service in a child Deno process (for RSS/FD figures of the server alone and for
  * crash detection). Resolves once it listens.
  */
-export async function startChildServer(options: ServerOptions = {}, extraFlags: string[] = []): Promise<ChildServer & { status: Promise<Deno.CommandStatus> }> {
+export async function startChildServer(
+  options: ServerOptions = {},
+  extraFlags: string[] = [],
+): Promise<ChildServer & { status: Promise<Deno.CommandStatus> }> {
   const dir = await Deno.makeTempDir({ prefix: "clp-hard-child-" });
   const address = `${dir}/hardtest.sock`;
   const main = new URL("./_server_main.ts", import.meta.url).pathname;

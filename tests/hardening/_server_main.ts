@@ -6,15 +6,17 @@
  * @module
  */
 
-import { hardDescriptor, hardHandlers, type HandlerLog } from "./_fixture.ts";
+import { type HandlerLog, hardDescriptor, hardHandlers } from "./_fixture.ts";
 import { PortServer } from "../../sdk/ts/mod.ts";
 import { denoPlatform } from "../../sdk/ts/deno/net_platform.ts";
 
 const [address, json] = Deno.args;
 const options = json ? JSON.parse(json) : {};
 const log: HandlerLog = { aborted: new Map(), started: [], onStart: [] };
-let server!: PortServer;
-server = new PortServer(hardDescriptor, hardHandlers(() => server, log), { onError: () => {}, ...options });
+const server: PortServer = new PortServer(hardDescriptor, hardHandlers(() => server, log), {
+  onError: () => {},
+  ...options,
+});
 const listener = await denoPlatform.listen(address, (c) => server.accept(c));
 // Keep the handler log from growing in long runs.
 setInterval(() => {

@@ -25,70 +25,84 @@ async function denied(p: Promise<unknown>, cap: string): Promise<void> {
   });
 }
 
-Deno.test("caps: missing, unknown or insufficient tokens are DENIED; sufficient ones pass", SOCKET_TEST, async () => {
-  const t = await startServer({ capabilities });
-  const c = await client(t.address);
-  try {
-    await denied(c.request("secret"), "secret.read");
-    await denied(c.request("secret", {}, { caps: "nope" }), "secret.read");
-    await denied(c.request("secret", {}, { caps: "tok-admin" }), "secret.read");
-    assert.deepEqual(await c.request("secret", {}, { caps: "tok-read" }), { secret: 42 });
-    assert.deepEqual(await c.request("secret", {}, { caps: "tok-all" }), { secret: 42 });
-    // admin needs admin.write AND secret.read
-    await denied(c.request("admin", {}, { caps: "tok-admin" }), "secret.read");
-    await denied(c.request("admin", {}, { caps: "tok-read" }), "admin.write");
-    assert.deepEqual(await c.request("admin", {}, { caps: ["tok-admin", "tok-read"] }), { admin: true });
-    assert.deepEqual(await c.request("admin", {}, { caps: "tok-all" }), { admin: true });
-    // No caps needed for cap-less and reserved commands.
-    assert.deepEqual(await c.request("echo", { a: 1 }), { a: 1 });
-    assert.equal((await c.ping()).protocol, 0);
-  } finally {
-    await c.close();
-    await t.stop();
-  }
-});
+Deno.test(
+  "caps: missing, unknown or insufficient tokens are DENIED; sufficient ones pass",
+  SOCKET_TEST,
+  async () => {
+    const t = await startServer({ capabilities });
+    const c = await client(t.address);
+    try {
+      await denied(c.request("secret"), "secret.read");
+      await denied(c.request("secret", {}, { caps: "nope" }), "secret.read");
+      await denied(c.request("secret", {}, { caps: "tok-admin" }), "secret.read");
+      assert.deepEqual(await c.request("secret", {}, { caps: "tok-read" }), { secret: 42 });
+      assert.deepEqual(await c.request("secret", {}, { caps: "tok-all" }), { secret: 42 });
+      // admin needs admin.write AND secret.read
+      await denied(c.request("admin", {}, { caps: "tok-admin" }), "secret.read");
+      await denied(c.request("admin", {}, { caps: "tok-read" }), "admin.write");
+      assert.deepEqual(await c.request("admin", {}, { caps: ["tok-admin", "tok-read"] }), {
+        admin: true,
+      });
+      assert.deepEqual(await c.request("admin", {}, { caps: "tok-all" }), { admin: true });
+      // No caps needed for cap-less and reserved commands.
+      assert.deepEqual(await c.request("echo", { a: 1 }), { a: 1 });
+      assert.equal((await c.ping()).protocol, 0);
+    } finally {
+      await c.close();
+      await t.stop();
+    }
+  },
+);
 
-Deno.test("caps: DENIED carries the request id, the handler never runs, the connection stays usable", SOCKET_TEST, async () => {
-  let ran = 0;
-  const dir = await Deno.makeTempDir();
-  const address = `${dir}/copperd.sock`;
-  const fail = () => {
-    throw new Error("not used");
-  };
-  const server = await CopperdServer.serve({
-    load: () => ({ id: ++ran }),
-    start: fail,
-    stop: fail,
-    unload: fail,
-    list: () => ({ programs: [] }),
-    status: fail,
-  }, { address, platform: denoPlatform, capabilities: { "tok-w": ["programs.write"], "tok-r": ["programs.read"] } });
-  const raw = await RawConn.open(address);
-  try {
-    const program = { version: 1, program: [{ op: "WAIT", vsync: true }] };
-    await raw.sendJson({ id: "a", cmd: "load", args: { program } });
-    let m = await raw.readJson();
-    assert.equal(m.id, "a");
-    assert.equal((m.error as { code: string }).code, "DENIED");
-    await raw.sendJson({ id: "b", cmd: "load", args: { program }, caps: "tok-r" });
-    m = await raw.readJson();
-    assert.equal((m.error as { code: string }).code, "DENIED");
-    assert.equal(ran, 0, "handler must not run without the capability");
-    await raw.sendJson({ id: "c", cmd: "load", args: { program }, caps: ["tok-r", "tok-w"] });
-    m = await raw.readJson();
-    assert.deepEqual(m, { ok: true, id: "c", result: { id: 1 } });
-    await raw.sendJson({ id: "d", cmd: "list", caps: "tok-w" });
-    assert.equal(((await raw.readJson()).error as { code: string }).code, "DENIED");
-    // A caps field of the wrong type is BAD_ARG, not a bypass.
-    await raw.sendJson({ id: "e", cmd: "list", caps: { token: "tok-r" } });
-    assert.equal(((await raw.readJson()).error as { code: string }).code, "BAD_ARG");
-    // The typed client passes the token.
-    const typed = new CopperdClient((await client(address, { caps: "tok-r" })));
-    assert.deepEqual(await typed.list({}), { programs: [] });
-    await typed.close();
-  } finally {
-    raw.close();
-    await server.close();
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+Deno.test(
+  "caps: DENIED carries the request id, the handler never runs, the connection stays usable",
+  SOCKET_TEST,
+  async () => {
+    let ran = 0;
+    const dir = await Deno.makeTempDir();
+    const address = `${dir}/copperd.sock`;
+    const fail = () => {
+      throw new Error("not used");
+    };
+    const server = await CopperdServer.serve({
+      load: () => ({ id: ++ran }),
+      start: fail,
+      stop: fail,
+      unload: fail,
+      list: () => ({ programs: [] }),
+      status: fail,
+    }, {
+      address,
+      platform: denoPlatform,
+      capabilities: { "tok-w": ["programs.write"], "tok-r": ["programs.read"] },
+    });
+    const raw = await RawConn.open(address);
+    try {
+      const program = { version: 1, program: [{ op: "WAIT", vsync: true }] };
+      await raw.sendJson({ id: "a", cmd: "load", args: { program } });
+      let m = await raw.readJson();
+      assert.equal(m.id, "a");
+      assert.equal((m.error as { code: string }).code, "DENIED");
+      await raw.sendJson({ id: "b", cmd: "load", args: { program }, caps: "tok-r" });
+      m = await raw.readJson();
+      assert.equal((m.error as { code: string }).code, "DENIED");
+      assert.equal(ran, 0, "handler must not run without the capability");
+      await raw.sendJson({ id: "c", cmd: "load", args: { program }, caps: ["tok-r", "tok-w"] });
+      m = await raw.readJson();
+      assert.deepEqual(m, { ok: true, id: "c", result: { id: 1 } });
+      await raw.sendJson({ id: "d", cmd: "list", caps: "tok-w" });
+      assert.equal(((await raw.readJson()).error as { code: string }).code, "DENIED");
+      // A caps field of the wrong type is BAD_ARG, not a bypass.
+      await raw.sendJson({ id: "e", cmd: "list", caps: { token: "tok-r" } });
+      assert.equal(((await raw.readJson()).error as { code: string }).code, "BAD_ARG");
+      // The typed client passes the token.
+      const typed = new CopperdClient(await client(address, { caps: "tok-r" }));
+      assert.deepEqual(await typed.list({}), { programs: [] });
+      await typed.close();
+    } finally {
+      raw.close();
+      await server.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);

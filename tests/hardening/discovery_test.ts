@@ -30,94 +30,129 @@ Deno.test("discovery: explicit address, then <SERVICE>_SOCKET, then /run/copperl
   assert.equal(CopperdClient.service.socket?.path, "/run/copperline/copperd.sock");
 });
 
-Deno.test("discovery: COPPERD_SOCKET steers both serve() and connect() when no address is given", SOCKET_TEST, async () => {
-  const dir = await Deno.makeTempDir();
-  const path = `${dir}/from-env.sock`;
-  const saved = Deno.env.get("COPPERD_SOCKET");
-  Deno.env.set("COPPERD_SOCKET", path);
-  try {
-    const server = await CopperdServer.serve(handlers, { platform: denoPlatform });
-    assert.deepEqual(server.addresses, [path]);
-    assert.ok(Deno.lstatSync(path).isSocket);
-    const c = await CopperdClient.connect(undefined, { platform: denoPlatform });
-    assert.equal((await c.ping()).name, "copperd");
-    await c.close();
-    await server.close();
-    assert.throws(() => Deno.lstatSync(path), Deno.errors.NotFound, "socket file removed on close");
-  } finally {
-    if (saved === undefined) Deno.env.delete("COPPERD_SOCKET");
-    else Deno.env.set("COPPERD_SOCKET", saved);
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+Deno.test(
+  "discovery: COPPERD_SOCKET steers both serve() and connect() when no address is given",
+  SOCKET_TEST,
+  async () => {
+    const dir = await Deno.makeTempDir();
+    const path = `${dir}/from-env.sock`;
+    const saved = Deno.env.get("COPPERD_SOCKET");
+    Deno.env.set("COPPERD_SOCKET", path);
+    try {
+      const server = await CopperdServer.serve(handlers, { platform: denoPlatform });
+      assert.deepEqual(server.addresses, [path]);
+      assert.ok(Deno.lstatSync(path).isSocket);
+      const c = await CopperdClient.connect(undefined, { platform: denoPlatform });
+      assert.equal((await c.ping()).name, "copperd");
+      await c.close();
+      await server.close();
+      assert.throws(
+        () => Deno.lstatSync(path),
+        Deno.errors.NotFound,
+        "socket file removed on close",
+      );
+    } finally {
+      if (saved === undefined) Deno.env.delete("COPPERD_SOCKET");
+      else Deno.env.set("COPPERD_SOCKET", saved);
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
 
-Deno.test("discovery: abstract @name sockets work (explicit and via env), leave no file", SOCKET_TEST, async () => {
-  const name = `@copperline-hardening/${crypto.randomUUID()}`;
-  const server = await CopperdServer.serve(handlers, { address: name, platform: denoPlatform });
-  const saved = Deno.env.get("COPPERD_SOCKET");
-  try {
-    const c1 = await CopperdClient.connect(name, { platform: denoPlatform });
-    assert.equal((await c1.ping()).name, "copperd");
-    await c1.close();
-    Deno.env.set("COPPERD_SOCKET", name);
-    const c2 = await CopperdClient.connect(undefined, { platform: denoPlatform });
-    assert.deepEqual(await c2.list(), { programs: [] });
-    await c2.close();
-    // A second server on the same abstract name is refused.
-    await assert.rejects(CopperdServer.serve(handlers, { address: name, platform: denoPlatform }), (e: Error & { code?: string }) => {
-      assert.equal(e.code, "EADDRINUSE");
-      return true;
-    });
-  } finally {
-    if (saved === undefined) Deno.env.delete("COPPERD_SOCKET");
-    else Deno.env.set("COPPERD_SOCKET", saved);
-    await server.close();
-  }
-});
+Deno.test(
+  "discovery: abstract @name sockets work (explicit and via env), leave no file",
+  SOCKET_TEST,
+  async () => {
+    const name = `@copperline-hardening/${crypto.randomUUID()}`;
+    const server = await CopperdServer.serve(handlers, { address: name, platform: denoPlatform });
+    const saved = Deno.env.get("COPPERD_SOCKET");
+    try {
+      const c1 = await CopperdClient.connect(name, { platform: denoPlatform });
+      assert.equal((await c1.ping()).name, "copperd");
+      await c1.close();
+      Deno.env.set("COPPERD_SOCKET", name);
+      const c2 = await CopperdClient.connect(undefined, { platform: denoPlatform });
+      assert.deepEqual(await c2.list(), { programs: [] });
+      await c2.close();
+      // A second server on the same abstract name is refused.
+      await assert.rejects(
+        CopperdServer.serve(handlers, { address: name, platform: denoPlatform }),
+        (e: Error & { code?: string }) => {
+          assert.equal(e.code, "EADDRINUSE");
+          return true;
+        },
+      );
+    } finally {
+      if (saved === undefined) Deno.env.delete("COPPERD_SOCKET");
+      else Deno.env.set("COPPERD_SOCKET", saved);
+      await server.close();
+    }
+  },
+);
 
-Deno.test("discovery: path sockets get mode 0660 by default, or the configured mode", SOCKET_TEST, async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    const a = await CopperdServer.serve(handlers, { address: `${dir}/a.sock`, platform: denoPlatform });
-    assert.equal(Deno.lstatSync(`${dir}/a.sock`).mode! & 0o777, 0o660);
-    const b = await CopperdServer.serve(handlers, { address: `${dir}/b.sock`, platform: denoPlatform, mode: 0o600 });
-    assert.equal(Deno.lstatSync(`${dir}/b.sock`).mode! & 0o777, 0o600);
-    await a.close();
-    await b.close();
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+Deno.test(
+  "discovery: path sockets get mode 0660 by default, or the configured mode",
+  SOCKET_TEST,
+  async () => {
+    const dir = await Deno.makeTempDir();
+    try {
+      const a = await CopperdServer.serve(handlers, {
+        address: `${dir}/a.sock`,
+        platform: denoPlatform,
+      });
+      assert.equal(Deno.lstatSync(`${dir}/a.sock`).mode! & 0o777, 0o660);
+      const b = await CopperdServer.serve(handlers, {
+        address: `${dir}/b.sock`,
+        platform: denoPlatform,
+        mode: 0o600,
+      });
+      assert.equal(Deno.lstatSync(`${dir}/b.sock`).mode! & 0o777, 0o600);
+      await a.close();
+      await b.close();
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
 
-Deno.test("discovery: a stale socket file is replaced; a live one is not stolen (EADDRINUSE)", SOCKET_TEST, async () => {
-  const dir = await Deno.makeTempDir();
-  const path = `${dir}/copperd.sock`;
-  try {
-    // Stale: a socket file nobody accepts on.
-    // (Deno unlinks its own listeners on close, so bind one by hand and never listen.)
-    const { makeStaleSocket } = await import("../../sdk/ts/deno/ffi/test_util.ts");
-    makeStaleSocket(path);
-    assert.ok(Deno.lstatSync(path).isSocket);
-    const live = await CopperdServer.serve(handlers, { address: path, platform: denoPlatform });
-    const c = await CopperdClient.connect(path, { platform: denoPlatform });
-    assert.equal((await c.ping()).name, "copperd");
-    // Live: a second server must fail and must not unlink or take over the first one's socket.
-    await assert.rejects(CopperdServer.serve(handlers, { address: path, platform: denoPlatform }), (e: Error & { code?: string }) => {
-      assert.equal(e.code, "EADDRINUSE");
-      return true;
-    });
-    assert.ok(Deno.lstatSync(path).isSocket);
-    assert.deepEqual(await c.list(), { programs: [] }, "existing client unaffected");
-    const c2 = await CopperdClient.connect(path, { platform: denoPlatform });
-    assert.equal((await c2.ping()).name, "copperd", "new clients still reach the first server");
-    await c.close();
-    await c2.close();
-    await live.close();
-    // A regular file at the path is not a socket: never removed.
-    Deno.writeTextFileSync(path, "not a socket");
-    await assert.rejects(CopperdServer.serve(handlers, { address: path, platform: denoPlatform }));
-    assert.equal(Deno.readTextFileSync(path), "not a socket");
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+Deno.test(
+  "discovery: a stale socket file is replaced; a live one is not stolen (EADDRINUSE)",
+  SOCKET_TEST,
+  async () => {
+    const dir = await Deno.makeTempDir();
+    const path = `${dir}/copperd.sock`;
+    try {
+      // Stale: a socket file nobody accepts on.
+      // (Deno unlinks its own listeners on close, so bind one by hand and never listen.)
+      const { makeStaleSocket } = await import("../../sdk/ts/deno/ffi/test_util.ts");
+      makeStaleSocket(path);
+      assert.ok(Deno.lstatSync(path).isSocket);
+      const live = await CopperdServer.serve(handlers, { address: path, platform: denoPlatform });
+      const c = await CopperdClient.connect(path, { platform: denoPlatform });
+      assert.equal((await c.ping()).name, "copperd");
+      // Live: a second server must fail and must not unlink or take over the first one's socket.
+      await assert.rejects(
+        CopperdServer.serve(handlers, { address: path, platform: denoPlatform }),
+        (e: Error & { code?: string }) => {
+          assert.equal(e.code, "EADDRINUSE");
+          return true;
+        },
+      );
+      assert.ok(Deno.lstatSync(path).isSocket);
+      assert.deepEqual(await c.list(), { programs: [] }, "existing client unaffected");
+      const c2 = await CopperdClient.connect(path, { platform: denoPlatform });
+      assert.equal((await c2.ping()).name, "copperd", "new clients still reach the first server");
+      await c.close();
+      await c2.close();
+      await live.close();
+      // A regular file at the path is not a socket: never removed.
+      Deno.writeTextFileSync(path, "not a socket");
+      await assert.rejects(
+        CopperdServer.serve(handlers, { address: path, platform: denoPlatform }),
+      );
+      assert.equal(Deno.readTextFileSync(path), "not a socket");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);

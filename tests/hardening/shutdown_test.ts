@@ -9,43 +9,51 @@ import { ClosedError, PortServer, type ServerDescriptor } from "../../sdk/ts/mod
 import { denoPlatform } from "../../sdk/ts/deno/net_platform.ts";
 import { client, RawConn, SOCKET_TEST, startServer, waitFor } from "./_fixture.ts";
 
-Deno.test("shutdown: close() answers in-flight requests, then closes connections; clients see CLOSED", SOCKET_TEST, async () => {
-  const t = await startServer();
-  const c = await client(t.address);
-  try {
-    const inflight = [c.request("slow", { ms: 100 }), c.request("slow", { ms: 150 })];
-    assert.ok(await waitFor(() => t.log.started.length === 2));
-    const closing = t.server.close(2000);
-    // A new connection during shutdown is refused with BUSY.
-    const late = await RawConn.open(t.address);
-    const m = await late.readJson();
-    assert.equal((m.error as { code: string }).code, "BUSY");
-    assert.match((m.error as { message: string }).message, /shutting down/);
-    late.close();
-    assert.deepEqual(await Promise.all(inflight), [{ waited: 100 }, { waited: 150 }]);
-    await closing;
-    await c.closed;
-    await assert.rejects(c.request("echo"), ClosedError);
-  } finally {
-    await c.close();
-    await t.stop();
-  }
-});
+Deno.test(
+  "shutdown: close() answers in-flight requests, then closes connections; clients see CLOSED",
+  SOCKET_TEST,
+  async () => {
+    const t = await startServer();
+    const c = await client(t.address);
+    try {
+      const inflight = [c.request("slow", { ms: 100 }), c.request("slow", { ms: 150 })];
+      assert.ok(await waitFor(() => t.log.started.length === 2));
+      const closing = t.server.close(2000);
+      // A new connection during shutdown is refused with BUSY.
+      const late = await RawConn.open(t.address);
+      const m = await late.readJson();
+      assert.equal((m.error as { code: string }).code, "BUSY");
+      assert.match((m.error as { message: string }).message, /shutting down/);
+      late.close();
+      assert.deepEqual(await Promise.all(inflight), [{ waited: 100 }, { waited: 150 }]);
+      await closing;
+      await c.closed;
+      await assert.rejects(c.request("echo"), ClosedError);
+    } finally {
+      await c.close();
+      await t.stop();
+    }
+  },
+);
 
-Deno.test("shutdown: handlers still running at the close() deadline are aborted", SOCKET_TEST, async () => {
-  const t = await startServer();
-  const c = await client(t.address);
-  try {
-    const p = c.request("slow");
-    assert.ok(await waitFor(() => t.log.started.length === 1));
-    await t.server.close(50);
-    await assert.rejects(p, ClosedError);
-    assert.ok(await waitFor(() => t.log.aborted.size === 1));
-  } finally {
-    await c.close();
-    await t.stop();
-  }
-});
+Deno.test(
+  "shutdown: handlers still running at the close() deadline are aborted",
+  SOCKET_TEST,
+  async () => {
+    const t = await startServer();
+    const c = await client(t.address);
+    try {
+      const p = c.request("slow");
+      assert.ok(await waitFor(() => t.log.started.length === 1));
+      await t.server.close(50);
+      await assert.rejects(p, ClosedError);
+      assert.ok(await waitFor(() => t.log.aborted.size === 1));
+    } finally {
+      await c.close();
+      await t.stop();
+    }
+  },
+);
 
 // GAP (ignored until fixed): during close() the server keeps dispatching new requests that arrive on
 // already-open connections, so shutdown can be prolonged indefinitely by a busy client, and those
@@ -135,7 +143,10 @@ Deno.test("handler failure: INTERNAL answer, the server keeps serving", SOCKET_T
   console.error = () => {};
   try {
     const c = await client(`${dir}/f.sock`);
-    await assert.rejects(c.request("boom"), (e: Error & { code?: string }) => e.code === "INTERNAL");
+    await assert.rejects(
+      c.request("boom"),
+      (e: Error & { code?: string }) => e.code === "INTERNAL",
+    );
     assert.equal((await c.ping()).name, "failing");
     await c.close();
   } finally {

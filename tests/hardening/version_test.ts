@@ -31,7 +31,11 @@ async function fakeServer(protocol: number) {
               const req = JSON.parse(text.slice(0, nl));
               text = text.slice(nl + 1);
               const result = { name: "copperd", version: "9.0.0", protocol };
-              await conn.write(new TextEncoder().encode(JSON.stringify({ ok: true, id: req.id, result, ...result }) + "\n"));
+              await conn.write(
+                new TextEncoder().encode(
+                  JSON.stringify({ ok: true, id: req.id, result, ...result }) + "\n",
+                ),
+              );
             }
           }
         } catch { /* closed */ }
@@ -52,44 +56,55 @@ async function fakeServer(protocol: number) {
   };
 }
 
-Deno.test("version: protocol mismatch warns through onWarning by default", SOCKET_TEST, async () => {
-  const fake = await fakeServer(1);
-  const warnings: string[] = [];
-  const c = await client(fake.path, { onWarning: (m) => warnings.push(m) });
-  try {
-    const r = await c.ping();
-    assert.equal(r.protocol, 1);
-    assert.equal(warnings.length, 1);
-    assert.match(warnings[0], /protocol 1/);
-    assert.match(warnings[0], /speaks 0/);
-    // Generated clients go through the same check.
-    const typedWarnings: string[] = [];
-    const typed = await CopperdClient.connect(fake.path, { platform: denoPlatform, onWarning: (m) => typedWarnings.push(m) });
-    await typed.ping();
-    assert.equal(typedWarnings.length, 1);
-    await typed.close();
-  } finally {
-    await c.close();
-    await fake.stop();
-  }
-});
+Deno.test(
+  "version: protocol mismatch warns through onWarning by default",
+  SOCKET_TEST,
+  async () => {
+    const fake = await fakeServer(1);
+    const warnings: string[] = [];
+    const c = await client(fake.path, { onWarning: (m) => warnings.push(m) });
+    try {
+      const r = await c.ping();
+      assert.equal(r.protocol, 1);
+      assert.equal(warnings.length, 1);
+      assert.match(warnings[0], /protocol 1/);
+      assert.match(warnings[0], /speaks 0/);
+      // Generated clients go through the same check.
+      const typedWarnings: string[] = [];
+      const typed = await CopperdClient.connect(fake.path, {
+        platform: denoPlatform,
+        onWarning: (m) => typedWarnings.push(m),
+      });
+      await typed.ping();
+      assert.equal(typedWarnings.length, 1);
+      await typed.close();
+    } finally {
+      await c.close();
+      await fake.stop();
+    }
+  },
+);
 
-Deno.test("version: strictProtocol refuses a server with another protocol", SOCKET_TEST, async () => {
-  const fake = await fakeServer(1);
-  const warnings: string[] = [];
-  const c = await client(fake.path, { strictProtocol: true, onWarning: (m) => warnings.push(m) });
-  try {
-    await assert.rejects(c.ping(), (e: unknown) => {
-      assert.ok(e instanceof PortError);
-      assert.match(e.message, /protocol 1/);
-      return true;
-    });
-    assert.equal(warnings.length, 0, "strict mode throws instead of warning");
-  } finally {
-    await c.close();
-    await fake.stop();
-  }
-});
+Deno.test(
+  "version: strictProtocol refuses a server with another protocol",
+  SOCKET_TEST,
+  async () => {
+    const fake = await fakeServer(1);
+    const warnings: string[] = [];
+    const c = await client(fake.path, { strictProtocol: true, onWarning: (m) => warnings.push(m) });
+    try {
+      await assert.rejects(c.ping(), (e: unknown) => {
+        assert.ok(e instanceof PortError);
+        assert.match(e.message, /protocol 1/);
+        return true;
+      });
+      assert.equal(warnings.length, 0, "strict mode throws instead of warning");
+    } finally {
+      await c.close();
+      await fake.stop();
+    }
+  },
+);
 
 Deno.test("version: a protocol-0 server passes silently, strict or not", SOCKET_TEST, async () => {
   const t = await startServer();
