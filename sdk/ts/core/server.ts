@@ -126,8 +126,11 @@ export class Session {
   #lastRefill: number;
   #droppedPending = false;
   #closed = false;
-  /** Descriptors kept by handlers of this connection (counted against the FD quota). */
-  keptFds = 0;
+  /**
+   * Descriptors held by this connection's running handlers (counted against the FD quota with
+   * those queued in the channel). Descriptors a handler `keep()`s belong to the service afterwards.
+   */
+  heldFds = 0;
 
   /** @internal Created by the server. */
   constructor(server: PortServer, connection: Connection, number: number) {
@@ -293,6 +296,7 @@ export class Session {
       return;
     }
     const entry: InFlight = { done: false };
+    this.heldFds += fds.length;
     const session = this;
     const ctx: RequestContext = {
       id,
@@ -339,10 +343,8 @@ export class Session {
     result: unknown,
     error: unknown,
   ): void {
-    for (const fd of fds) {
-      if (fd.kept) this.keptFds++;
-      else fd.close();
-    }
+    this.heldFds -= fds.length;
+    for (const fd of fds) if (!fd.kept) fd.close();
     if (entry.done || this.#closed) {
       // Cancelled (already answered) or nobody to answer: close descriptors of the result.
       if (error === undefined) this.#server._discardResult(result);
@@ -680,7 +682,7 @@ export class PortServer {
       const denied = this.#denied(command.caps, caps);
       if (denied) return reply(ErrorCode.DENIED, `"${cmd}" needs capability "${denied}"`);
     }
-    if (fds.length > 0 && session.keptFds + fds.length > (this.options.maxFdsPerConnection ?? 64)) {
+    if (fds.length > 0 && session.heldFds + session.channel.queuedFds + fds.length > (this.options.maxFdsPerConnection ?? 64)) {
       return reply(ErrorCode.BAD_FD, `Connection holds too many descriptors (limit ${this.options.maxFdsPerConnection ?? 64})`);
     }
     const validate = d.validateArgs[cmd];
