@@ -7,6 +7,8 @@ import assert from "node:assert/strict";
 import { startFakeCopperd } from "./testdata/fake_copperd.ts";
 import { startFakeCompositord } from "./testdata/fake_compositord.ts";
 import { CopperdServer } from "../sdk/ts/services/copperd_server.ts";
+import { AF_UNIX, libc, SOCK_STREAM } from "../sdk/ts/deno/ffi/libc.ts";
+import { sockaddrUn } from "../sdk/ts/deno/ffi/platform.ts";
 import { didYouMean, parseKeyValues, resolveTarget, USAGE } from "./portctl.ts";
 
 const DENO = Deno.execPath();
@@ -372,10 +374,12 @@ Deno.test("portctl: connection problems and timeouts", opts, async () => {
     assert.match(r.stderr, /unknown service "nosuchservice": no socket \(set NOSUCHSERVICE_SOCKET/);
     // A socket file nobody listens on: refused.
     const stale = `${dir}/stale.sock`;
-    const py = await new Deno.Command("python3", {
-      args: ["-c", "import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])", stale],
-    }).output();
-    assert.equal(py.code, 0);
+    {
+      const sock = libc().socket(AF_UNIX, SOCK_STREAM, 0);
+      const { addr, length } = sockaddrUn(stale);
+      assert.equal(libc().bind(sock, addr, length), 0);
+      libc().close(sock);
+    }
     r = await portctl([stale, "ping"]);
     assert.equal(r.code, 3);
     assert.match(r.stderr, /connection refused/);

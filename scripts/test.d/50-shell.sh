@@ -107,7 +107,11 @@ run portctl "$TMP/missing.sock" ping
 check "missing socket → exit 3" 3 '' 'cannot connect to .*no such socket'
 run env -u NOSUCHSVC_SOCKET bash -c 'portctl nosuchsvc ping'
 check "unknown service → exit 3" 3 '' 'unknown service "nosuchsvc"'
-python3 -c 'import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$TMP/stale.sock"
+# A stale socket file (its listener was killed): connecting is refused.
+socat UNIX-LISTEN:"$TMP/stale.sock" /dev/null &
+stale=$!
+for _ in $(seq 1 50); do [ -S "$TMP/stale.sock" ] && break; sleep 0.1; done
+kill -9 "$stale"; wait "$stale" 2>/dev/null || true
 run portctl "$TMP/stale.sock" ping
 check "refused connection → exit 3" 3 '' 'connection refused'
 socat UNIX-LISTEN:"$TMP/mute.sock",fork EXEC:'sleep 30' &
