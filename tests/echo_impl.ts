@@ -56,8 +56,7 @@ export function echoHandlers(server: () => EchoServer): EchoHandlers {
  * @param options Server options (limits, caps...).
  */
 export async function startEcho(address: string, options: ServeOptions = {}): Promise<EchoServer> {
-  let server!: EchoServer;
-  server = new EchoServer(echoHandlers(() => server), options);
+  const server: EchoServer = new EchoServer(echoHandlers(() => server), options);
   const { listenService } = await import("../sdk/ts/mod.ts");
   const { echoServerDescriptor } = await import("./golden/ts/echo_server.ts");
   return await listenService(server, echoServerDescriptor, { ...options, address });

@@ -109,7 +109,8 @@ export async function connectService<T>(
  * @param descriptor Its descriptor.
  * @param options Where and how to listen.
  */
-export async function listenService<S extends ServiceServer<any, any>>( // deno-lint-ignore no-explicit-any
+// deno-lint-ignore no-explicit-any
+export async function listenService<S extends ServiceServer<any, any>>(
   server: S,
   descriptor: ServerDescriptor | ServiceDescriptor,
   options: ServeOptions = {},

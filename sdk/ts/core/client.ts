@@ -211,7 +211,6 @@ export class PortClient {
     filters?: Record<string, unknown>,
     options?: CallOptions,
   ): Subscription<T | DroppedEvent> {
-    let sub!: Subscription<T | DroppedEvent>;
     // The subscription is registered synchronously with the response, because events for it can
     // follow in the same chunk, before any promise callback runs.
     const register = (r: unknown) => {
@@ -230,7 +229,7 @@ export class PortClient {
         }
         return id;
       });
-    sub = new Subscription<T | DroppedEvent>(this, events, ready, this.#subOptions);
+    const sub: Subscription<T | DroppedEvent> = new Subscription<T | DroppedEvent>(this, events, ready, this.#subOptions);
     return sub;
   }
 

@@ -30,7 +30,8 @@ export interface RequestContext {
 }
 
 /** A command handler. Returning `undefined` answers `{}`. */
-export type Handler = (args: any, ctx: RequestContext) => unknown; // deno-lint-ignore no-explicit-any
+// deno-lint-ignore no-explicit-any
+export type Handler = (args: any, ctx: RequestContext) => unknown;
 
 /** Capability configuration: token → capability names it grants (`"*"` grants all). */
 export type CapabilityTable = Record<string, readonly string[]>;
@@ -297,19 +298,7 @@ export class Session {
     }
     const entry: InFlight = { done: false };
     this.heldFds += fds.length;
-    const session = this;
-    const ctx: RequestContext = {
-      id,
-      cmd,
-      fds,
-      caps,
-      session,
-      get signal() {
-        entry.controller ??= new AbortController();
-        if (session.#closed) entry.controller.abort(new PortError(ErrorCode.CANCELLED, "The client disconnected"));
-        return entry.controller.signal;
-      },
-    };
+    const ctx = new Context(id, cmd, fds, caps, this, entry);
     let out: unknown;
     try {
       out = handler(args, ctx);
@@ -401,6 +390,29 @@ export class Session {
     const subs = [...this.#subs.values()];
     this.#subs.clear();
     this.#server._closed(this, subs);
+  }
+}
+
+/** The RequestContext of one request; its AbortController is created on first use. */
+class Context implements RequestContext {
+  readonly #entry: InFlight;
+  constructor(
+    readonly id: string | number | null,
+    readonly cmd: string,
+    readonly fds: readonly FdHandle[],
+    readonly caps: readonly string[],
+    readonly session: Session,
+    entry: InFlight,
+  ) {
+    this.#entry = entry;
+  }
+
+  get signal(): AbortSignal {
+    const c = (this.#entry.controller ??= new AbortController());
+    if (this.session.closed && !c.signal.aborted) {
+      c.abort(new PortError(ErrorCode.CANCELLED, "The client disconnected"));
+    }
+    return c.signal;
   }
 }
 
