@@ -208,7 +208,7 @@ const fdDescriptor: ServerDescriptor = {
   version: "1.0.0",
   protocol: 0,
   fdPassing: true,
-  commands: { take: { fds: true }, keep: { fds: true } },
+  commands: { take: { fds: true }, keep: { fds: true }, hold: { fds: true } },
   events: {},
   schema: { service: "fdtest" },
   validateArgs: {},
@@ -219,8 +219,11 @@ async function fdServer(options: Record<string, number>) {
   const dir = await Deno.makeTempDir({ prefix: "clp-hard-fd-" });
   const address = `${dir}/fd.sock`;
   const kept: { close(): void }[] = [];
+  const releases: (() => void)[] = [];
   const server = new PortServer(fdDescriptor, {
     take: (_a: unknown, ctx: { fds: readonly unknown[] }) => ({ n: ctx.fds.length }),
+    hold: (_a: unknown, ctx: { fds: readonly unknown[] }) =>
+      new Promise((resolve) => releases.push(() => resolve({ n: ctx.fds.length }))),
     keep: (_a: unknown, ctx: { fds: readonly { keep(): { close(): void } }[] }) => {
       for (const fd of ctx.fds) kept.push(fd.keep());
       return { n: ctx.fds.length };
@@ -235,6 +238,7 @@ async function fdServer(options: Record<string, number>) {
     c,
     server,
     kept,
+    releases,
     async memfds(n: number) {
       const { createMemfd } = await import("../../sdk/ts/deno/ffi/mod.ts");
       return Array.from({ length: n }, (_, i) => createMemfd(`q${i}`, 1));
@@ -278,17 +282,22 @@ Deno.test(
 );
 
 Deno.test(
-  "quota: descriptors kept by handlers count against maxFdsPerConnection (BAD_FD over it)",
+  "quota: descriptors held by running handlers count against maxFdsPerConnection (BAD_FD over it)",
   SOCKET_TEST,
   async () => {
     const f = await fdServer({ maxFdsPerConnection: 6 });
     try {
       const a = await f.memfds(4);
-      assert.deepEqual(await f.c.request("keep", { fds: a }), { n: 4 });
+      const held = f.c.request("hold", { fds: a });
+      while (f.releases.length === 0) await new Promise((r) => setTimeout(r, 5));
       const b = await f.memfds(3);
       await rejectsCode(f.c.request("take", { fds: b }), "BAD_FD");
       const c2 = await f.memfds(2);
       assert.deepEqual(await f.c.request("take", { fds: c2 }), { n: 2 });
+      f.releases.shift()!();
+      assert.deepEqual(await held, { n: 4 });
+      // Released with the handler: the quota is free again.
+      assert.deepEqual(await f.c.request("take", { fds: b }), { n: 3 });
       for (const h of [...a, ...b, ...c2]) h.close();
     } finally {
       await f.stop();
@@ -296,14 +305,10 @@ Deno.test(
   },
 );
 
-// GAP (ignored until fixed): Session.keptFds only ever grows. A handler that keeps descriptors and
-// closes them later never gives the quota back, so a long-lived connection that passes FDs now and
-// then is eventually refused forever. Fix in sdk/ts/core/server.ts: count kept handles in a
-// per-session Set (or decrement via a close hook on the handle) and use the live count in
-// PortServer._dispatch's maxFdsPerConnection check.
+// Regression: Session.keptFds used to only grow, so a connection whose handlers kept descriptors was
+// eventually refused forever. Kept descriptors now belong to the service (PROTOCOL.md §7).
 Deno.test({
-  name: "quota: closing kept descriptors gives the per-connection FD quota back",
-  ignore: true,
+  name: "quota: kept descriptors do not use up the connection's FD quota",
   ...SOCKET_TEST,
   async fn() {
     const f = await fdServer({ maxFdsPerConnection: 4 });

@@ -110,9 +110,13 @@ export class ReconnectingClient {
         this.#stop(new ClosedError("Reconnection was aborted", signal.reason));
         return;
       }
-      signal.addEventListener("abort", () => this.#stop(new ClosedError("Reconnection was aborted", signal.reason)), {
-        once: true,
-      });
+      signal.addEventListener(
+        "abort",
+        () => this.#stop(new ClosedError("Reconnection was aborted", signal.reason)),
+        {
+          once: true,
+        },
+      );
     }
     this.#loop();
   }
@@ -121,7 +125,10 @@ export class ReconnectingClient {
    * Creates a reconnecting client and waits for its first connection (retrying with backoff).
    * Rejects if it gives up (maxAttempts, abort) or `maxWait` passes first.
    */
-  static async connect(connect: () => Promise<PortClient>, options: ReconnectOptions = {}): Promise<ReconnectingClient> {
+  static async connect(
+    connect: () => Promise<PortClient>,
+    options: ReconnectOptions = {},
+  ): Promise<ReconnectingClient> {
     const rc = new ReconnectingClient(connect, options);
     try {
       await rc.#waitClient(options.maxWait ?? 10_000, true);
@@ -157,13 +164,23 @@ export class ReconnectingClient {
    * A request in flight when the connection drops rejects with ClosedError (not retried).
    */
   async request<R = unknown>(cmd: string, args?: unknown, options?: CallOptions): Promise<R> {
-    const client = await this.#waitClient(this.#options.maxWait ?? 10_000, false, options?.signal, cmd);
+    const client = await this.#waitClient(
+      this.#options.maxWait ?? 10_000,
+      false,
+      options?.signal,
+      cmd,
+    );
     return await client.request<R>(cmd, args, options);
   }
 
   /** `ping` on the current connection (protocol check included). */
   async ping(options?: CallOptions): Promise<PingResult> {
-    const client = await this.#waitClient(this.#options.maxWait ?? 10_000, false, options?.signal, "ping");
+    const client = await this.#waitClient(
+      this.#options.maxWait ?? 10_000,
+      false,
+      options?.signal,
+      "ping",
+    );
     return await client.ping(options);
   }
 
@@ -197,9 +214,16 @@ export class ReconnectingClient {
   }
 
   /** @internal Resolves with a live connection (see options), or rejects with ClosedError. */
-  #waitClient(maxWait: number, first: boolean, signal?: AbortSignal, what = "request"): Promise<PortClient> {
+  #waitClient(
+    maxWait: number,
+    first: boolean,
+    signal?: AbortSignal,
+    what = "request",
+  ): Promise<PortClient> {
     if (this.#stopped) {
-      return Promise.reject(this.#failure ?? new ClosedError(`Cannot send "${what}": the client is closed`));
+      return Promise.reject(
+        this.#failure ?? new ClosedError(`Cannot send "${what}": the client is closed`),
+      );
     }
     const c = this.#client;
     if (c !== undefined && !c.isClosed) return Promise.resolve(c);
@@ -207,7 +231,9 @@ export class ReconnectingClient {
       return Promise.reject(new ClosedError(`Cannot send "${what}": disconnected (reconnecting)`));
     }
     if (this.#waiters.size >= (this.#options.maxQueued ?? 1024)) {
-      return Promise.reject(new ClosedError(`Cannot send "${what}": too many requests waiting for a connection`));
+      return Promise.reject(
+        new ClosedError(`Cannot send "${what}": too many requests waiting for a connection`),
+      );
     }
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise<PortClient>((resolve, reject) => {
@@ -231,7 +257,13 @@ export class ReconnectingClient {
       };
       if (maxWait > 0 && Number.isFinite(maxWait)) {
         w.timer = setTimeout(
-          () => w.reject(new ClosedError(`Cannot send "${what}": no connection within ${maxWait} ms`, this.#failure)),
+          () =>
+            w.reject(
+              new ClosedError(
+                `Cannot send "${what}": no connection within ${maxWait} ms`,
+                this.#failure,
+              ),
+            ),
           maxWait,
         );
       }
@@ -320,7 +352,10 @@ export class ReconnectingClient {
   }
 }
 
-const DONE: IteratorResult<never> = Object.freeze({ value: undefined, done: true }) as IteratorResult<never>;
+const DONE: IteratorResult<never> = Object.freeze({
+  value: undefined,
+  done: true,
+}) as IteratorResult<never>;
 
 /**
  * A subscription of a {@linkcode ReconnectingClient}: an async iterator that resubscribes after
@@ -373,7 +408,11 @@ export class ResilientSubscription<T> implements AsyncIterableIterator<T> {
       const client = await this.#owner._nextClient(inner ? this.#innerClient : undefined);
       if (this.#closed) throw new ClosedError("The subscription was closed");
       if (this.#inner !== inner) continue; // someone else resubscribed meanwhile
-      const next = client.subscribe(this.events, this.#filters, this.#options) as unknown as Subscription<unknown>;
+      const next = client.subscribe(
+        this.events,
+        this.#filters,
+        this.#options,
+      ) as unknown as Subscription<unknown>;
       this.#inner = next;
       this.#innerClient = client;
       try {
