@@ -4,7 +4,7 @@
  * process: typed calls, RemoteError codes, deadlines, abort, subscriptions as async iterators,
  * descriptors both ways, CLOSED, and no descriptor leaks in this process (/proc/self/fd).
  *
- * Run under real Node 20: node --test tests/node/ (after npm/build.mjs and tests/node/prepare.mjs).
+ * Run under real Node 20: node --test tests/node/*.spec.mjs (after npm/build.mjs and tests/node/prepare.mjs).
  */
 
 import assert from "node:assert/strict";

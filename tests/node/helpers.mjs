@@ -100,3 +100,111 @@ export function run(cmd, args, { timeoutMs = 30_000, env } = {}) {
     });
   });
 }
+
+/**
+ * Reads NDJSON messages from a byte source: `push(chunk)` as bytes arrive, `next(n, ms)` resolves
+ * with the next n parsed messages (fewer if the stream ended or the time ran out).
+ */
+export class LineReader {
+  #buf = "";
+  #dec = new TextDecoder();
+  #messages = [];
+  #waiter;
+  ended = false;
+
+  push(chunk) {
+    this.#buf += this.#dec.decode(chunk, { stream: true });
+    let nl;
+    while ((nl = this.#buf.indexOf("\n")) >= 0) {
+      this.#messages.push(JSON.parse(this.#buf.slice(0, nl)));
+      this.#buf = this.#buf.slice(nl + 1);
+    }
+    this.#wake();
+  }
+
+  end() {
+    this.ended = true;
+    this.#wake();
+  }
+
+  #wake() {
+    const w = this.#waiter;
+    if (w && (this.#messages.length >= w.n || this.ended)) {
+      this.#waiter = undefined;
+      w.resolve();
+    }
+  }
+
+  async next(n = 1, ms = 5000) {
+    if (this.#messages.length < n && !this.ended) {
+      await new Promise((resolve) => {
+        const timer = setTimeout(() => {
+          this.#waiter = undefined;
+          resolve();
+        }, ms);
+        this.#waiter = { n, resolve: () => (clearTimeout(timer), resolve()) };
+      });
+    }
+    return this.#messages.splice(0, n);
+  }
+}
+
+/** A raw `node:net` connection speaking lines: `send(bytes|text)` adds the newline. */
+export async function rawNet(address) {
+  const net = await import("node:net");
+  const socket = net.createConnection({ path: address });
+  await new Promise((resolve, reject) => {
+    socket.once("connect", resolve);
+    socket.once("error", reject);
+  });
+  const reader = new LineReader();
+  socket.on("data", (d) => reader.push(d));
+  socket.on("end", () => reader.end());
+  socket.on("close", () => reader.end());
+  socket.on("error", () => reader.end());
+  return {
+    send(line) {
+      const bytes = typeof line === "string" ? Buffer.from(line) : Buffer.from(line.buffer, line.byteOffset, line.byteLength);
+      socket.write(Buffer.concat([bytes, Buffer.from("\n")]));
+    },
+    writeRaw(bytes) {
+      socket.write(bytes);
+    },
+    next: (n, ms) => reader.next(n, ms),
+    close() {
+      socket.destroy();
+    },
+    socket,
+  };
+}
+
+/**
+ * A raw FD-capable connection (the package's node-ffi platform): `send(text, fds)` writes one line
+ * with the descriptors attached (SCM_RIGHTS); received descriptors are closed at once and counted.
+ */
+export async function rawFfi(address, nodeFfiPlatform) {
+  const conn = await nodeFfiPlatform.connect(address, { fdPassing: true });
+  const reader = new LineReader();
+  const state = { received: 0 };
+  conn.start({
+    data(chunk, fds) {
+      for (const h of fds ?? []) {
+        state.received++;
+        h.close();
+      }
+      reader.push(chunk);
+    },
+    closed() {
+      reader.end();
+    },
+  });
+  return {
+    async send(text, fds) {
+      const p = conn.write(new TextEncoder().encode(text + "\n"), fds);
+      if (p) await p;
+    },
+    next: (n, ms) => reader.next(n, ms),
+    close: () => conn.close(),
+    state,
+  };
+}
