@@ -4,7 +4,6 @@
  * ```sh
  * deno run -A sdk/ts/deno/ffi/bench_ffi.ts [iterations]            # unpinned
  * taskset -c 0 deno run -A sdk/ts/deno/ffi/bench_ffi.ts [iterations] # client+server on one core
- * COPPERLINE_FFI_WAKE=sigio deno run -A sdk/ts/deno/ffi/bench_ffi.ts  # experimental SIGIO wake-ups
  * ```
  *
  * The echo servers run in a child process (spawned from this script with `--serve`), so every
@@ -140,8 +139,7 @@ async function run(dir: string, n: number, warmup: number, label: string): Promi
   const deno = await benchDeno(`${dir}/deno.sock`, n, warmup);
   const ffi = await benchFfi(`${dir}/ffi.sock`, n, warmup, false);
   const ffiFd = await benchFfi(`${dir}/ffi.sock`, n, warmup, true);
-  const wake = Deno.env.get("COPPERLINE_FFI_WAKE") === "sigio" ? "sigio" : "pool";
-  console.log(`\n${label} (${n} round trips, ${LINE.length}-byte line, FFI wake: ${wake}):`);
+  console.log(`\n${label} (${n} round trips, ${LINE.length}-byte line):`);
   console.log(row("Deno.connect ↔ Deno.listen", deno));
   console.log(row("FFI ↔ FFI, no FD", ffi, deno));
   console.log(row("FFI ↔ FFI, 1 FD per request", ffiFd, deno));

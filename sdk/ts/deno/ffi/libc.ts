@@ -47,7 +47,6 @@ const SYMBOLS = {
   lseek: { parameters: ["i32", "i64", "i32"], result: "i64" },
   fstat: { parameters: ["i32", "buffer"], result: "i32" },
   dup: { parameters: ["i32"], result: "i32" },
-  getpid: { parameters: [], result: "i32" },
   strerror: { parameters: ["i32"], result: "pointer" },
   __errno_location: { parameters: [], result: "pointer" },
 } as const;
@@ -117,8 +116,6 @@ export const F_SETFD = 2;
 export const F_GETFL = 3;
 export const F_SETFL = 4;
 export const O_NONBLOCK = 0o4000;
-export const O_ASYNC = 0o20000;
-export const F_SETOWN = 8;
 /** Offset of `st_size` in `struct stat` (48 on both x86_64 and aarch64). */
 export const STAT_SIZE_OFFSET = 48;
 /** A buffer size that holds `struct stat` on every 64-bit Linux. */

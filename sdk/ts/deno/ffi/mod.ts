@@ -26,6 +26,5 @@ export {
 export type { FfiConnectionOptions, FfiConnectionSink } from "./connection.ts";
 export { fdHandle, LibcFdHandle } from "./fd_handle.ts";
 export { createMemfd, fdSize, readFd, writeFd } from "./memfd.ts";
-export { configureReactor, reactorIdle, UNREF_POLL_MS } from "./reactor.ts";
-export type { WakeMode } from "./reactor.ts";
+export { reactorIdle, UNREF_POLL_MS } from "./reactor.ts";
 export { SCM_MAX_FD } from "./libc.ts";

@@ -18,14 +18,6 @@
  * The level-triggered interest set is changed with `epoll_ctl` from the main thread while the wait
  * is pending (safe: the kernel sees the change at once), so adding a socket needs no wake-up.
  *
- * Experimental alternative (`COPPERLINE_FFI_WAKE=sigio`, or {@linkcode configureReactor}): no
- * thread-pool wait at all. Sockets get `O_ASYNC` + `F_SETOWN`, the kernel raises `SIGIO` on
- * readiness, and Deno's signal listener (which runs on the main thread and does not keep the
- * process alive) drains the epoll set with `epoll_wait(0)`. Keep-alive is a ref'd interval timer
- * (unref'd when only `ref(false)` sources remain) that also polls once a second as a safety net.
- * This saves the pool thread's extra wake-up per event (about half the round-trip latency here),
- * at the price of claiming `SIGIO` for the process.
- *
  * @module
  */
 
@@ -43,45 +35,14 @@ import {
   EPOLLIN,
   errno,
   errnoError,
-  F_GETFL,
-  F_SETFL,
-  F_SETOWN,
   libc,
   type LibcSymbols,
-  O_ASYNC,
 } from "./libc.ts";
 
 /** Longest wait while only unref'd sources are registered (bounds the exit delay). */
 export const UNREF_POLL_MS = 100;
 const MAX_EVENTS = 256;
 const WAKE_TOKEN = 0;
-
-/** How the reactor learns about readiness. */
-export type WakeMode = "pool" | "sigio";
-
-let configuredMode: WakeMode | undefined;
-
-/**
- * Chooses the wake-up mechanism before the reactor is first used: `"pool"` (default: one
- * `nonblocking` `epoll_wait` on Deno's FFI thread pool) or `"sigio"` (experimental, see the module
- * documentation). Without a call, `COPPERLINE_FFI_WAKE` decides.
- */
-export function configureReactor(options: { wake: WakeMode }): void {
-  if (instance !== undefined && instance.mode !== options.wake) {
-    throw new Error("configureReactor must be called before the first FFI socket is created");
-  }
-  configuredMode = options.wake;
-}
-
-function defaultMode(): WakeMode {
-  let value: string | undefined;
-  try {
-    value = Deno.env.get("COPPERLINE_FFI_WAKE");
-  } catch {
-    value = undefined;
-  }
-  return value === "sigio" ? "sigio" : "pool";
-}
 
 /** Something registered with the reactor. */
 export interface Source {
@@ -97,7 +58,6 @@ export class Reactor {
   readonly #events = alloc(MAX_EVENTS * EPOLL_EVENT_SIZE);
   readonly #eventsView = new DataView(this.#events.buffer);
   readonly #syncEvents = alloc(MAX_EVENTS * EPOLL_EVENT_SIZE);
-  readonly #syncView = new DataView(this.#syncEvents.buffer);
   readonly #ctl = alloc(16);
   readonly #ctlView = new DataView(this.#ctl.buffer);
   readonly #wakeBuf = alloc(8);
@@ -111,15 +71,8 @@ export class Reactor {
   #idle: (() => void)[] = [];
   /** Number of `epoll_wait` calls issued on the thread pool (for tests and benchmarks). */
   poolWaits = 0;
-  /** The wake-up mechanism. */
-  readonly mode: WakeMode;
-  #pid = 0;
-  #interval: ReturnType<typeof setInterval> | undefined;
-  #intervalRef = false;
-  #drainQueued = false;
 
-  constructor(mode: WakeMode = "pool") {
-    this.mode = mode;
+  constructor() {
     const c = libc();
     this.#c = c;
     const epfd = c.epoll_create1(EPOLL_CLOEXEC);
@@ -134,11 +87,6 @@ export class Reactor {
     this.#efd = efd;
     this.#ctlOp(EPOLL_CTL_ADD, efd, EPOLLIN, WAKE_TOKEN);
     new DataView(this.#wakeBuf.buffer).setBigUint64(0, 1n, true);
-    if (mode === "sigio") {
-      this.#pid = c.getpid();
-      // Installed for good: SIGIO's default action would kill the process.
-      Deno.addSignalListener("SIGIO", () => this.#signalDrain());
-    }
   }
 
   /** Number of registered sockets. */
@@ -153,7 +101,7 @@ export class Reactor {
 
   /** Whether an `epoll_wait` is pending or scheduled. */
   get active(): boolean {
-    return this.#waiting || this.#timer !== undefined || this.#interval !== undefined;
+    return this.#waiting || this.#timer !== undefined;
   }
 
   #ctlOp(op: number, fd: number, events: number, token: number): void {
@@ -170,32 +118,15 @@ export class Reactor {
   add(fd: number, events: number, source: Source): number {
     const token = this.#nextToken++;
     if (this.#nextToken > 0xffffffff) this.#nextToken = 1;
-    if (this.mode === "sigio") {
-      const c = this.#c;
-      c.fcntl(fd, F_SETOWN, this.#pid);
-      c.fcntl(fd, F_SETFL, c.fcntl(fd, F_GETFL, 0) | O_ASYNC);
-    }
     this.#ctlOp(EPOLL_CTL_ADD, fd, events, token);
     this.#sources.set(token, source);
     this.#schedule();
-    // Readiness from before O_ASYNC was set raises no signal: look once.
-    if (this.mode === "sigio") this.#queueDrain();
     return token;
   }
 
   /** Changes the interest set of a registered descriptor. */
   modify(fd: number, token: number, events: number): void {
     this.#ctlOp(EPOLL_CTL_MOD, fd, events, token);
-    if (this.mode === "sigio") this.#queueDrain();
-  }
-
-  #queueDrain(): void {
-    if (this.#drainQueued) return;
-    this.#drainQueued = true;
-    queueMicrotask(() => {
-      this.#drainQueued = false;
-      this.#signalDrain();
-    });
   }
 
   /** Unregisters a descriptor (call before closing it). */
@@ -224,10 +155,6 @@ export class Reactor {
   }
 
   #schedule(): void {
-    if (this.mode === "sigio") {
-      this.#scheduleSignal();
-      return;
-    }
     if (this.#waiting) {
       // A pending wait must not hold the process: wake it so it re-evaluates.
       if (this.#alive === 0 && (this.#waitInfinite || this.#sources.size === 0)) this.#wake();
@@ -261,30 +188,8 @@ export class Reactor {
     }
   }
 
-  /** SIGIO mode: only the keep-alive / safety-net interval needs managing. */
-  #scheduleSignal(): void {
-    if (this.#sources.size === 0) {
-      if (this.#interval !== undefined) {
-        clearInterval(this.#interval);
-        this.#interval = undefined;
-      }
-      this.#notifyIdle();
-      return;
-    }
-    if (this.#interval === undefined) {
-      this.#interval = setInterval(() => this.#signalDrain(), 1000);
-      this.#intervalRef = true;
-    }
-    const wantRef = this.#alive > 0;
-    if (wantRef !== this.#intervalRef) {
-      this.#intervalRef = wantRef;
-      if (wantRef) Deno.refTimer(this.#interval as unknown as number);
-      else Deno.unrefTimer(this.#interval as unknown as number);
-    }
-  }
-
   #notifyIdle(): void {
-    if (this.#waiting || this.#timer !== undefined || this.#interval !== undefined) return;
+    if (this.#waiting || this.#timer !== undefined) return;
     const idle = this.#idle;
     if (idle.length === 0) return;
     this.#idle = [];
@@ -299,37 +204,19 @@ export class Reactor {
       this.#waiting = false;
       // errno of the pool thread is lost: a failure is taken as EINTR and the wait re-armed.
       if (n > 0) this.#dispatch(this.#events, this.#eventsView, n);
-      this.#drainSync(4);
+      this.#drainSync();
       this.#schedule();
     });
   }
 
-  /**
-   * Dispatches ready events with `epoll_wait(0)` on the main thread, at most `rounds` times.
-   * Returns true when it stopped with events still ready.
-   */
-  #drainSync(rounds: number): boolean {
-    const view = this.#syncView;
-    for (let i = 0; i < rounds && this.#sources.size > 0; i++) {
+  /** Picks up events that became ready while dispatching, without a thread-pool round trip. */
+  #drainSync(): void {
+    const view = new DataView(this.#syncEvents.buffer);
+    for (let i = 0; i < 4 && this.#sources.size > 0; i++) {
       const n = this.#c.epoll_wait(this.#epfd, this.#syncEvents, MAX_EVENTS, 0);
       if (n < 0 && errno() === EINTR) continue;
-      if (n <= 0) return false;
+      if (n <= 0) return;
       this.#dispatch(this.#syncEvents, view, n);
-    }
-    return this.#sources.size > 0;
-  }
-
-  /**
-   * SIGIO mode: no level-triggered re-report will come, so drain until nothing is ready, yielding
-   * to the event loop (a macrotask) every 64 rounds for fairness.
-   */
-  #signalDrain(): void {
-    if (this.#drainSync(64) && !this.#drainQueued) {
-      this.#drainQueued = true;
-      setTimeout(() => {
-        this.#drainQueued = false;
-        this.#signalDrain();
-      }, 0);
     }
   }
 
@@ -362,7 +249,7 @@ let instance: Reactor | undefined;
 
 /** The process-wide reactor, created on first use. */
 export function reactor(): Reactor {
-  return instance ??= new Reactor(configuredMode ?? defaultMode());
+  return instance ??= new Reactor();
 }
 
 /** Resolves once the reactor (if any) has no wait pending; tests await it before finishing. */
