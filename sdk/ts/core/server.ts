@@ -77,10 +77,6 @@ interface SubState {
 const ENVELOPE_KEYS = new Set(["id", "cmd", "args", "caps", "fds"]);
 const EMPTY: readonly never[] = Object.freeze([]) as readonly never[];
 
-function idKey(id: string | number): string {
-  return typeof id === "number" ? "n" + id : "s" + id;
-}
-
 function closeAll(fds: readonly FdHandle[] | undefined): void {
   if (fds) for (const fd of fds) if (!fd.kept) fd.close();
 }
@@ -120,7 +116,7 @@ export class Session {
   readonly number: number;
   readonly #server: PortServer;
   readonly channel: Channel;
-  readonly #inflight = new Map<string, InFlight>();
+  readonly #inflight = new Map<string | number | symbol, InFlight>();
   readonly #subs = new Map<number, SubState>();
   #nextSub = 1;
   #tokens: number;
@@ -285,7 +281,8 @@ export class Session {
     fds: readonly FdHandle[],
     handler: Handler,
   ): void {
-    const key = id === null ? undefined : idKey(id);
+    // Map keys compare by SameValueZero: the id 1 and the id "1" stay distinct.
+    const key = id === null ? undefined : id;
     if (key !== undefined && this.#inflight.has(key)) {
       closeAll(fds);
       this.#reply(id, ErrorCode.BUSY, `Request id ${JSON.stringify(id)} is already in flight`);
@@ -307,7 +304,7 @@ export class Session {
       return;
     }
     if (out !== null && typeof out === "object" && typeof (out as Promise<unknown>).then === "function") {
-      const k = key ?? `anon${this.#server._anon++}`;
+      const k: string | number | symbol = key ?? Symbol("anonymous request");
       this.#inflight.set(k, entry);
       (out as Promise<unknown>).then(
         (result) => {
@@ -356,7 +353,7 @@ export class Session {
 
   /** @internal Cancel an in-flight request. */
   _cancel(target: string | number): boolean {
-    const entry = this.#inflight.get(idKey(target));
+    const entry = this.#inflight.get(target);
     if (entry === undefined || entry.done) return false;
     entry.done = true;
     entry.controller?.abort(new PortError(ErrorCode.CANCELLED, "The request was cancelled"));
@@ -441,8 +438,6 @@ export class PortServer {
   #count = 0;
   #closing = false;
   #idle: (() => void)[] = [];
-  /** @internal */
-  _anon = 0;
 
   /**
    * @param descriptor The generated server descriptor.
@@ -635,10 +630,6 @@ export class PortServer {
     caps: readonly string[],
     fds: readonly FdHandle[],
   ): void {
-    const reply = (code: string, message: string, data?: unknown) => {
-      closeAll(fds);
-      session.channel.send({ ok: false, id, error: data === undefined ? { code, message } : { code, message, data } });
-    };
     const d = this.descriptor;
     const handler = this.#handlers[cmd];
     const command = d.commands[cmd];
@@ -666,9 +657,9 @@ export class PortServer {
         case "unsubscribe": {
           closeAll(fds);
           const sub = args.sub;
-          if (typeof sub !== "number") return reply(ErrorCode.BAD_ARG, `args/sub: must be the integer from subscribe`, { path: "/sub" });
+          if (typeof sub !== "number") return this.#fail(session, id, fds, ErrorCode.BAD_ARG, `args/sub: must be the integer from subscribe`, { path: "/sub" });
           const st = session._unsubscribe(sub);
-          if (!st) return reply(ErrorCode.NOT_FOUND, `No subscription ${sub} on this connection`);
+          if (!st) return this.#fail(session, id, fds, ErrorCode.NOT_FOUND, `No subscription ${sub} on this connection`);
           this.#countSubs(st.events, -1);
           session.channel.send({ ok: true, id, result: {} });
           return;
@@ -677,7 +668,7 @@ export class PortServer {
           closeAll(fds);
           const target = args.id;
           if (typeof target !== "string" && typeof target !== "number") {
-            return reply(ErrorCode.BAD_ARG, `args/id: must be the id of a request in flight`, { path: "/id" });
+            return this.#fail(session, id, fds, ErrorCode.BAD_ARG, `args/id: must be the id of a request in flight`, { path: "/id" });
           }
           const cancelled = session._cancel(target);
           if (id !== null) session.channel.send({ ok: true, id, result: { cancelled } });
@@ -685,30 +676,42 @@ export class PortServer {
         }
       }
       const near = suggest(cmd, [...Object.keys(d.commands), "ping", "describe", "subscribe", "unsubscribe", "cancel"]);
-      return reply(
+      return this.#fail(session, id, fds, 
         ErrorCode.BAD_CMD,
         `Unknown command "${cmd}" for ${d.name}${near ? `; did you mean "${near}"?` : ""}`,
       );
     }
     if (command.caps && command.caps.length > 0 && this.options.capabilities) {
       const denied = this.#denied(command.caps, caps);
-      if (denied) return reply(ErrorCode.DENIED, `"${cmd}" needs capability "${denied}"`);
+      if (denied) return this.#fail(session, id, fds, ErrorCode.DENIED, `"${cmd}" needs capability "${denied}"`);
     }
     if (fds.length > 0 && session.heldFds + session.channel.queuedFds + fds.length > (this.options.maxFdsPerConnection ?? 64)) {
-      return reply(ErrorCode.BAD_FD, `Connection holds too many descriptors (limit ${this.options.maxFdsPerConnection ?? 64})`);
+      return this.#fail(session, id, fds, ErrorCode.BAD_FD, `Connection holds too many descriptors (limit ${this.options.maxFdsPerConnection ?? 64})`);
     }
     const validate = d.validateArgs[cmd];
     if (validate) {
       const issue = validate(args);
       if (issue) {
-        return reply(ErrorCode.BAD_ARG, `args${issue.path}: ${issue.message}`, { path: issue.path || "/" });
+        return this.#fail(session, id, fds, ErrorCode.BAD_ARG, `args${issue.path}: ${issue.message}`, { path: issue.path || "/" });
       }
     }
     if (fds.length > 0 || command.fds) {
       const decoded = decodeFds(args, fds);
-      if (decoded.error) return reply(ErrorCode.BAD_FD, decoded.error);
+      if (decoded.error) return this.#fail(session, id, fds, ErrorCode.BAD_FD, decoded.error);
     }
     session._run(id, cmd, args, caps, fds, handler);
+  }
+
+  #fail(
+    session: Session,
+    id: string | number | null,
+    fds: readonly FdHandle[],
+    code: string,
+    message: string,
+    data?: unknown,
+  ): void {
+    closeAll(fds);
+    session.channel.send({ ok: false, id, error: data === undefined ? { code, message } : { code, message, data } });
   }
 
   #denied(required: readonly string[], tokens: readonly string[]): string | undefined {
