@@ -47,6 +47,7 @@ import {
   MSG_NOSIGNAL,
   SCM_MAX_FD,
   SCM_RIGHTS,
+  SO_PEERCRED,
   SOL_SOCKET,
 } from "./libc.ts";
 import { type Reactor, reactor, type Source } from "./reactor.ts";
@@ -241,6 +242,22 @@ export class FfiConnection implements Connection, Source {
       throw new RangeError(`maxFdsPerMessage must be an integer from 0 to ${SCM_MAX_FD}`);
     }
     this.#maxFds = value;
+  }
+
+  /**
+   * The peer's credentials at connect time (`SO_PEERCRED`): process id, user id, group id. Throws
+   * once the connection is closed.
+   */
+  peerCredentials(): { pid: number; uid: number; gid: number } {
+    if (this.#closed) throw closedError();
+    const cred = alloc(12);
+    const len = alloc(4);
+    new DataView(len.buffer).setUint32(0, 12, true);
+    if (libc().getsockopt(this.#fd, SOL_SOCKET, SO_PEERCRED, cred, len) < 0) {
+      throw errnoError(errno(), "Cannot read peer credentials");
+    }
+    const v = new DataView(cred.buffer);
+    return { pid: v.getInt32(0, true), uid: v.getUint32(4, true), gid: v.getUint32(8, true) };
   }
 
   /** Starts reading into `sink` (once). */

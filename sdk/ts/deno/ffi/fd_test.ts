@@ -224,3 +224,51 @@ Deno.test("passing a bad descriptor fails that write only", async () => {
   await listener.close();
   await idle();
 });
+
+Deno.test("a large write with descriptors: the fds travel once, with the first bytes", async () => {
+  using dir = tempDir();
+  const { listener, client, server } = await pair(`${dir.path}/bigfd.sock`);
+  const sink = collect(server);
+  using memfd = createMemfd("big", 3);
+  const size = 3 * 1024 * 1024;
+  const big = new Uint8Array(size).map((_, i) => i % 251);
+  const p = client.write(big, [memfd.fd]);
+  assert.ok(p instanceof Promise);
+  await p;
+  await within(sink.waitBytes(size), 10000, "all bytes");
+  assert.equal(sink.fds.length, 1, "exactly one descriptor arrived");
+  assert.equal(fdSize(sink.fds[0]), 3);
+  assert.deepEqual(sink.bytes(), big);
+  sink.closeFds();
+  client.close();
+  server.close();
+  await listener.close();
+  await idle();
+});
+
+Deno.test("peer credentials and a throwing sink closes the connection with that error", async () => {
+  using dir = tempDir();
+  const { listener, client, server } = await pair(`${dir.path}/cred.sock`);
+  const cred = (server as FfiConnection).peerCredentials();
+  assert.equal(cred.pid, Deno.pid);
+  assert.equal(cred.uid, Deno.uid());
+  let closedWith: Error | undefined;
+  const closed = new Promise<void>((resolve) => {
+    server.start({
+      data() {
+        throw new Error("sink failed");
+      },
+      closed(error) {
+        closedWith = error;
+        resolve();
+      },
+    });
+  });
+  await client.write(encode("x\n"));
+  await within(closed, 5000, "server closed");
+  assert.equal(closedWith?.message, "sink failed");
+  assert.equal((server as FfiConnection).closed, true);
+  client.close();
+  await listener.close();
+  await idle();
+});

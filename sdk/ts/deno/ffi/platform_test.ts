@@ -111,6 +111,9 @@ Deno.test("1,000 concurrent FFI client connections to one FFI listener, one roun
       },
     });
   });
+  const threads = () =>
+    Number(/Threads:\s+(\d+)/.exec(Deno.readTextFileSync("/proc/self/status"))![1]);
+  const threadsBefore = threads();
   const N = 1000;
   const clients = await Promise.all(Array.from({ length: N }, () => ffiPlatform.connect(address)));
   const sinks = clients.map((c) => collect(c));
@@ -123,6 +126,8 @@ Deno.test("1,000 concurrent FFI client connections to one FFI listener, one roun
   sinks.forEach((s, i) => assert.equal(s.text(), `client ${i}\n`));
   assert.equal(accepted.length, N);
   assert.ok(openFds() >= before + 2 * N, "both ends of every connection are open at once");
+  // One epoll_wait on the FFI pool for the whole process: no thread per connection.
+  assert.ok(threads() <= threadsBefore + 2, `threads ${threadsBefore} -> ${threads()}`);
   for (const c of clients) c.close();
   await within(Promise.all(sinks.map((s) => s.closedPromise)), 5000, "clients closed");
   await within(
