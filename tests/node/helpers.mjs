@@ -38,11 +38,12 @@ export async function settleFds(expected, ms = 2000) {
 }
 
 /**
- * Spawns a child and resolves once its stdout printed `marker` (a line), with the child.
+ * Spawns a child and resolves once its stdout printed `marker` (a line starting with it, or a
+ * predicate on the whole output), with the child.
  *
  * @param {string} cmd
  * @param {string[]} args
- * @param {{ marker?: string, timeoutMs?: number, env?: object }} [options]
+ * @param {{ marker?: string | ((out: string) => boolean), timeoutMs?: number, env?: object }} [options]
  */
 export function spawnReady(cmd, args, { marker = "ready", timeoutMs = 20_000, env } = {}) {
   const child = spawn(cmd, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
@@ -55,7 +56,8 @@ export function spawnReady(cmd, args, { marker = "ready", timeoutMs = 20_000, en
     }, timeoutMs);
     child.stdout.on("data", (d) => {
       out += d;
-      if (out.split("\n").some((l) => l.trim() === marker || l.startsWith(marker))) {
+      const seen = typeof marker === "function" ? marker(out) : out.split("\n").some((l) => l.startsWith(marker));
+      if (seen) {
         clearTimeout(timer);
         resolve({ child, output: () => out, stop: () => stopChild(child) });
       }
@@ -87,8 +89,8 @@ export const startDenoEcho = (address, ...flags) => spawnReady(DENO, ["run", "-A
 export const startNodeEchoChild = (address, ...flags) => spawnReady(process.execPath, [join(LIB, "echo_node_main.js"), address, ...flags]);
 
 /** Runs a program to completion; resolves with its exit code and output. */
-export function run(cmd, args, { timeoutMs = 30_000, env } = {}) {
-  const child = spawn(cmd, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
+export function run(cmd, args, { timeoutMs = 30_000, env, cwd = ROOT } = {}) {
+  const child = spawn(cmd, args, { cwd, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
   let stdout = "", stderr = "";
   child.stdout.on("data", (d) => (stdout += d));
   child.stderr.on("data", (d) => (stderr += d));
