@@ -57,7 +57,7 @@ export const READ_BUFFER_SIZE = 64 * 1024;
 /** Bytes offered per `sendmsg` (larger chunks are sent in several calls). */
 export const SEND_BUFFER_SIZE = 256 * 1024;
 /** Default receive limit on descriptors per message: the kernel cap, so nothing is truncated. */
-export const DEFAULT_MAX_FDS_PER_MESSAGE = SCM_MAX_FD;
+export const DEFAULT_MAX_FDS_PER_MESSAGE: number = SCM_MAX_FD;
 const READS_PER_EVENT = 8;
 const CMSG_HDR = 16;
 
@@ -194,7 +194,7 @@ function closedError(): ErrnoError {
  * A connected FD-capable Unix stream socket. Create through `ffiPlatform.connect`/`listen`, or wrap
  * a connected non-blocking socket descriptor you own with `new FfiConnection(fd)`.
  */
-export class FfiConnection implements Connection, Source {
+export class FfiConnection implements Connection {
   /** Always true: this connection passes descriptors with SCM_RIGHTS. */
   readonly fdPassing = true;
   /** How many received messages had their descriptors truncated (`MSG_CTRUNC`). */

@@ -28,3 +28,12 @@ export { fdHandle, LibcFdHandle } from "./fd_handle.ts";
 export { createMemfd, fdSize, readFd, writeFd } from "./memfd.ts";
 export { reactorIdle, UNREF_POLL_MS } from "./reactor.ts";
 export { SCM_MAX_FD } from "./libc.ts";
+export type {
+  Connection,
+  ConnectionSink,
+  ConnectOptions,
+  FdHandle,
+  Listener,
+  ListenOptions,
+  Platform,
+} from "../../core/transport.ts";

@@ -42,7 +42,7 @@ import {
   SOCK_NONBLOCK,
   SOCK_STREAM,
 } from "./libc.ts";
-import { reactor, type Source } from "./reactor.ts";
+import { reactor } from "./reactor.ts";
 
 const SUN_PATH_OFFSET = 2;
 const SUN_PATH_MAX = 108;
@@ -182,7 +182,7 @@ function bindSocket(fd: number, address: string): void {
 }
 
 /** A listening socket owned through libc, accepting on the reactor. */
-export class FfiListener implements Listener, Source {
+export class FfiListener implements Listener {
   /** The address it listens on. */
   readonly address: string;
   #fd: number;
