@@ -182,6 +182,8 @@ interface PendingWrite {
   chunk: Uint8Array;
   offset: number;
   fds: readonly number[] | undefined;
+  /** Whether `fds` still have to go (with the next `sendmsg` that moves bytes). */
+  fdsPending: boolean;
   resolve?: () => void;
   reject?: (error: Error) => void;
 }
@@ -266,7 +268,7 @@ export class FfiConnection implements Connection {
     this.#started = true;
     this.#sink = sink;
     if (this.#closed) {
-      this.#notifyClosed();
+      queueMicrotask(() => this.#notifyClosed());
       return;
     }
     this.#update();
@@ -297,13 +299,16 @@ export class FfiConnection implements Connection {
       }
     }
     if (chunk.length === 0) return;
-    const w: PendingWrite = { chunk, offset: 0, fds: withFds };
+    const w: PendingWrite = { chunk, offset: 0, fds: withFds, fdsPending: withFds !== undefined };
     if (this.#queue.length === 0) {
       const error = this.#send(w);
       if (error !== undefined) throw error;
       if (w.offset === chunk.length) return;
       if (this.#closed) throw this.#closeError ?? closedError();
     }
+    // Queued: keep private copies, so the caller may reuse its buffer and array right away.
+    w.chunk = chunk.slice(w.offset);
+    w.offset = 0;
     if (w.fds !== undefined) w.fds = w.fds.slice();
     const promise = new Promise<void>((resolve, reject) => {
       w.resolve = resolve;
@@ -325,9 +330,10 @@ export class FfiConnection implements Connection {
    */
   #send(w: PendingWrite): Error | undefined {
     while (w.offset < w.chunk.length) {
-      const fds = w.offset === 0 ? w.fds : undefined;
+      const fds = w.fdsPending ? w.fds : undefined;
       const n = this.#io.send(this.#fd, w.chunk, w.offset, fds);
       if (n >= 0) {
+        if (n > 0) w.fdsPending = false;
         w.offset += n;
         continue;
       }
@@ -335,7 +341,7 @@ export class FfiConnection implements Connection {
       if (e === EINTR) continue;
       if (e === EAGAIN) return undefined;
       if (
-        w.offset === 0 && fds !== undefined && (e === EBADF || e === ETOOMANYREFS || e === EINVAL)
+        fds !== undefined && w.offset === 0 && (e === EBADF || e === ETOOMANYREFS || e === EINVAL)
       ) {
         // Nothing was sent: only this write fails (e.g. a closed descriptor was passed).
         w.offset = -1;
