@@ -58,6 +58,7 @@ export class Reactor {
   readonly #events = alloc(MAX_EVENTS * EPOLL_EVENT_SIZE);
   readonly #eventsView = new DataView(this.#events.buffer);
   readonly #syncEvents = alloc(MAX_EVENTS * EPOLL_EVENT_SIZE);
+  readonly #syncView = new DataView(this.#syncEvents.buffer);
   readonly #ctl = alloc(16);
   readonly #ctlView = new DataView(this.#ctl.buffer);
   readonly #wakeBuf = alloc(8);
@@ -203,7 +204,7 @@ export class Reactor {
     this.#c.epoll_wait_nb(this.#epfd, this.#events, MAX_EVENTS, timeout).then((n) => {
       this.#waiting = false;
       // errno of the pool thread is lost: a failure is taken as EINTR and the wait re-armed.
-      if (n > 0) this.#dispatch(this.#events, this.#eventsView, n);
+      if (n > 0) this.#dispatch(this.#eventsView, n);
       this.#drainSync();
       this.#schedule();
     });
@@ -211,16 +212,16 @@ export class Reactor {
 
   /** Picks up events that became ready while dispatching, without a thread-pool round trip. */
   #drainSync(): void {
-    const view = new DataView(this.#syncEvents.buffer);
+    const view = this.#syncView;
     for (let i = 0; i < 4 && this.#sources.size > 0; i++) {
       const n = this.#c.epoll_wait(this.#epfd, this.#syncEvents, MAX_EVENTS, 0);
       if (n < 0 && errno() === EINTR) continue;
       if (n <= 0) return;
-      this.#dispatch(this.#syncEvents, view, n);
+      this.#dispatch(view, n);
     }
   }
 
-  #dispatch(_buf: Uint8Array, view: DataView, n: number): void {
+  #dispatch(view: DataView, n: number): void {
     for (let i = 0; i < n; i++) {
       const base = i * EPOLL_EVENT_SIZE;
       const events = view.getUint32(base, true);
