@@ -1,0 +1,225 @@
+/**
+ * Node bench, one run: the generated Node client (@copperline/ports) against a Node-served stub,
+ * compared with a raw node:net NDJSON ping-pong and with vscode-jsonrpc, over Unix sockets with
+ * each server in its own child process (bench/node/server.mjs). Machines are noisy: only the
+ * ratios within one run mean anything.
+ *
+ *   node npm/build.mjs && node tests/node/prepare.mjs   # the package and the echo stub it serves
+ *   node bench/node/bench.mjs [--quick] [--json]
+ *
+ * Per transport: sequential round trip (one `echo` call at a time: median and mean µs per call) and pipelined
+ * throughput (64 calls in flight: calls per second). Targets (issue #5): the package's client at
+ * least 2× faster per round trip than vscode-jsonrpc and at least 10× its pipelined throughput.
+ */
+
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import net from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const LIB = join(ROOT, "build/node-pkg-tests/lib");
+if (!existsSync(join(LIB, "echo_node.js")) || !existsSync(join(ROOT, "dist/npm/package.json"))) {
+  console.error("bench: build first: node npm/build.mjs && node tests/node/prepare.mjs");
+  process.exit(2);
+}
+
+const { values } = parseArgs({ options: { quick: { type: "boolean" }, json: { type: "boolean" } } });
+const quick = values.quick ?? false;
+const ROUNDS = quick ? 2_000 : 10_000;
+const PIPELINED = quick ? 10_000 : 50_000;
+const WINDOW = 64;
+const REPEATS = quick ? 3 : 5;
+
+const dir = mkdtempSync(join(tmpdir(), "clp-node-bench-"));
+const children = [];
+
+function server(mode) {
+  const path = join(dir, `${mode}.sock`);
+  const child = spawn(process.execPath, [fileURLToPath(new URL("./server.mjs", import.meta.url)), mode, path], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  children.push(child);
+  return new Promise((resolve, reject) => {
+    let out = "";
+    child.stdout.on("data", (d) => {
+      out += d;
+      if (out.includes("ready")) resolve(path);
+    });
+    child.on("exit", (code) => reject(new Error(`${mode} server exited (${code})`)));
+  });
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** Runs `fn` REPEATS times after a warm-up and returns the median (of each field, for objects). */
+async function best(fn) {
+  await fn();
+  const r = [];
+  for (let i = 0; i < REPEATS; i++) r.push(await fn());
+  if (typeof r[0] === "number") return median(r);
+  return Object.fromEntries(Object.keys(r[0]).map((k) => [k, median(r.map((x) => x[k]))]));
+}
+
+/** One call at a time: the median and the mean µs per call (the VM's scheduling tails move the mean). */
+async function roundTrip(call) {
+  const times = new Float64Array(ROUNDS);
+  const t0 = performance.now();
+  for (let i = 0; i < ROUNDS; i++) {
+    const t = performance.now();
+    await call(i);
+    times[i] = performance.now() - t;
+  }
+  const mean = ((performance.now() - t0) * 1000) / ROUNDS;
+  times.sort();
+  return { median: times[ROUNDS >> 1] * 1000, mean };
+}
+
+/** Calls per second with WINDOW calls in flight. */
+async function pipelined(call) {
+  const t0 = performance.now();
+  let next = 0;
+  const lane = async () => {
+    while (next < PIPELINED) await call(next++);
+  };
+  await Promise.all(Array.from({ length: WINDOW }, lane));
+  return PIPELINED / ((performance.now() - t0) / 1000);
+}
+
+/**
+ * The raw baseline client: node:net, NDJSON, ids matched in a Map, JSON.parse per line; the lines
+ * written in one tick go out in one write (as the SDK's channel does).
+ */
+async function rawClient(path) {
+  const socket = net.createConnection({ path });
+  await new Promise((resolve, reject) => socket.once("connect", resolve).once("error", reject));
+  socket.setEncoding("utf8");
+  const pending = new Map();
+  let rest = "";
+  let seq = 0;
+  socket.on("data", (text) => {
+    text = rest + text;
+    let start = 0, nl;
+    while ((nl = text.indexOf("\n", start)) >= 0) {
+      const m = JSON.parse(text.slice(start, nl));
+      start = nl + 1;
+      const p = pending.get(m.id);
+      pending.delete(m.id);
+      if (m.ok) p.resolve(m.result);
+      else p.reject(new Error(m.error.message));
+    }
+    rest = text.slice(start);
+  });
+  let out = "";
+  const flush = () => {
+    socket.write(out);
+    out = "";
+  };
+  return {
+    call(cmd, args) {
+      const id = ++seq;
+      return new Promise((resolve, reject) => {
+        pending.set(id, { resolve, reject });
+        if (out === "") queueMicrotask(flush);
+        out += JSON.stringify({ id, cmd, args }) + "\n";
+      });
+    },
+    close: () => socket.destroy(),
+  };
+}
+
+async function jsonrpcClient(path) {
+  const rpcModule = await import("vscode-jsonrpc/node");
+  const rpc = rpcModule.default ?? rpcModule;
+  const socket = net.createConnection({ path });
+  await new Promise((resolve, reject) => socket.once("connect", resolve).once("error", reject));
+  const conn = rpc.createMessageConnection(new rpc.StreamMessageReader(socket), new rpc.StreamMessageWriter(socket));
+  conn.listen();
+  return {
+    call: (cmd, args) => conn.sendRequest(cmd, args),
+    close() {
+      conn.dispose();
+      socket.destroy();
+    },
+  };
+}
+
+async function sdkClient(path, fdPassing) {
+  const { EchoClient } = await import(join(LIB, "echo.js"));
+  const client = await EchoClient.connect(path, { fdPassing });
+  return {
+    transport: client.port,
+    call: (_cmd, args) => client.echo(args),
+    close: () => client.close(),
+  };
+}
+
+async function measure(name, mode, connect) {
+  const path = await server(mode);
+  const client = await connect(path);
+  const check = await client.call("echo", { text: "check", n: 7 });
+  if (check.text !== "check" || check.n !== 7) throw new Error(`${name}: wrong answer ${JSON.stringify(check)}`);
+  const rt = await best(() => roundTrip((i) => client.call("echo", { text: "ping", n: i })));
+  const tput = await best(() => pipelined((i) => client.call("echo", { text: "ping", n: i })));
+  client.close();
+  return { name, rtUs: rt.median, rtMeanUs: rt.mean, tput };
+}
+
+const results = [];
+try {
+  results.push(await measure("raw node:net NDJSON (no SDK)", "raw", rawClient));
+  results.push(await measure("@copperline/ports client → Node stub (node:net)", "stub", (p) => sdkClient(p, false)));
+  results.push(await measure("@copperline/ports client → Node stub (node-ffi, FD-capable)", "stub-fd", (p) => sdkClient(p, true)));
+  results.push(await measure("vscode-jsonrpc 10 (Content-Length framing)", "jsonrpc", jsonrpcClient));
+} finally {
+  for (const c of children) c.kill("SIGTERM");
+  rmSync(dir, { recursive: true, force: true });
+}
+
+const [raw, sdk, sdkFd, rpc] = results;
+const rows = results.map((r) => ({
+  ...r,
+  rtVsRpc: rpc.rtUs / r.rtUs,
+  tputVsRpc: r.tput / rpc.tput,
+  rtVsRaw: raw.rtUs / r.rtUs,
+  tputVsRaw: r.tput / raw.tput,
+}));
+const targets = [sdk, sdkFd].map((r) => ({
+  name: r.name,
+  roundTrip: { ratio: rpc.rtUs / r.rtUs, target: 2, met: rpc.rtUs / r.rtUs >= 2 },
+  pipelined: { ratio: r.tput / rpc.tput, target: 10, met: r.tput / rpc.tput >= 10 },
+}));
+
+if (values.json) {
+  console.log(JSON.stringify({ node: process.version, rounds: ROUNDS, pipelined: PIPELINED, window: WINDOW, repeats: REPEATS, rows, targets }, null, 2));
+} else {
+  const f = (x, d = 1) => x.toFixed(d);
+  console.log(`Node ${process.version}, Unix sockets, servers in child processes; median of ${REPEATS} runs`);
+  console.log(`round trip: ${ROUNDS} sequential echo calls; pipelined: ${PIPELINED} calls, ${WINDOW} in flight\n`);
+  const head = ["transport", "round trip µs (median)", "(mean)", "× jsonrpc", "× raw", "pipelined calls/s", "× jsonrpc", "× raw"];
+  const table = rows.map((r) => [
+    r.name,
+    f(r.rtUs),
+    f(r.rtMeanUs),
+    f(r.rtVsRpc, 2),
+    f(r.rtVsRaw, 2),
+    Math.round(r.tput).toLocaleString("en-US"),
+    f(r.tputVsRpc, 2),
+    f(r.tputVsRaw, 2),
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...table.map((row) => row[i].length)));
+  const line = (cells) => "| " + cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(" | ") + " |";
+  console.log(line(head));
+  console.log("|" + widths.map((w, i) => (i === 0 ? "-".repeat(w + 2) : "-".repeat(w + 1) + ":")).join("|") + "|");
+  for (const row of table) console.log(line(row));
+  console.log("\n(× jsonrpc, round trip: how many times faster the median call is than vscode-jsonrpc's; pipelined: throughput ratio)\n");
+  for (const t of targets) {
+    console.log(`${t.name}:`);
+    console.log(`  round trip ≥ 2× vscode-jsonrpc: ${f(t.roundTrip.ratio, 2)}× — ${t.roundTrip.met ? "met" : "NOT met"}`);
+    console.log(`  pipelined ≥ 10× vscode-jsonrpc: ${f(t.pipelined.ratio, 2)}× — ${t.pipelined.met ? "met" : "NOT met"}`);
+  }
+}
+process.exit(0);
