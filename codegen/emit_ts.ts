@@ -52,18 +52,22 @@ export async function emitTypes(m: ServiceModel): Promise<string> {
   const defs: Record<string, Json> = {};
   for (const [k, v] of Object.entries(m.definitions)) defs[k] = typeSchema(v);
   const empty: string[] = [];
-  const add = (name: string, schema: Json | undefined, description: string) => {
+  const add = (name: string, schema: Json | undefined, description: string, tags: string[]) => {
     if (!schema) {
       empty.push(name);
       return;
     }
-    defs[name] = { ...typeSchema(schema), description: schema.description ?? description };
+    const text = [schema.description ?? description, ...tags].join("\n\n");
+    defs[name] = { ...typeSchema(schema), description: text };
   };
   for (const c of m.commands) {
-    add(c.argsType, c.args, `Arguments of \`${c.name}\`.`);
-    add(c.resultType, c.result, `Result of \`${c.name}\`.`);
+    const tags = lifecycleTags(c.since, c.deprecated);
+    add(c.argsType, c.args, `Arguments of \`${c.name}\`.`, tags);
+    add(c.resultType, c.result, `Result of \`${c.name}\`.`, tags);
   }
-  for (const e of m.events) add(e.payloadType, e.payload, `Payload of the \`${e.name}\` event.`);
+  for (const e of m.events) {
+    add(e.payloadType, e.payload, `Payload of the \`${e.name}\` event: ${e.description}`, lifecycleTags(e.since, e.deprecated));
+  }
   const root = { title: ROOT, type: "object", properties: {}, additionalProperties: false, definitions: defs };
   // deno-lint-ignore no-explicit-any
   let ts = await compile(root as any, ROOT, {

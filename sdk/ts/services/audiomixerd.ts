@@ -159,6 +159,8 @@ export interface MixerNode {
 }
 /**
  * Arguments of `backend`.
+ *
+ * @since 0.1.0
  */
 export interface BackendArgs {
   /**
@@ -168,10 +170,14 @@ export interface BackendArgs {
 }
 /**
  * Result of `backend`.
+ *
+ * @since 0.1.0
  */
 export interface BackendResult {}
 /**
  * Arguments of `device_open`.
+ *
+ * @since 0.1.0
  */
 export interface DeviceOpenArgs {
   /**
@@ -193,6 +199,8 @@ export interface DeviceOpenArgs {
 }
 /**
  * Result of `device_open`.
+ *
+ * @since 0.1.0
  */
 export interface DeviceOpenResult {
   /**
@@ -221,6 +229,8 @@ export interface CreateNodeArgs1 {
 }
 /**
  * Result of `create_node`.
+ *
+ * @since 0.1.0
  */
 export interface CreateNodeResult {
   /**
@@ -234,6 +244,8 @@ export interface CreateNodeResult {
 }
 /**
  * Arguments of `destroy_node`.
+ *
+ * @since 0.1.0
  */
 export interface DestroyNodeArgs {
   /**
@@ -243,10 +255,14 @@ export interface DestroyNodeArgs {
 }
 /**
  * Result of `destroy_node`.
+ *
+ * @since 0.1.0
  */
 export interface DestroyNodeResult {}
 /**
  * Arguments of `connect`.
+ *
+ * @since 0.1.0
  */
 export interface ConnectArgs {
   /**
@@ -260,10 +276,14 @@ export interface ConnectArgs {
 }
 /**
  * Result of `connect`.
+ *
+ * @since 0.1.0
  */
 export interface ConnectResult {}
 /**
  * Arguments of `disconnect`.
+ *
+ * @since 0.1.0
  */
 export interface DisconnectArgs {
   /**
@@ -277,26 +297,38 @@ export interface DisconnectArgs {
 }
 /**
  * Result of `disconnect`.
+ *
+ * @since 0.1.0
  */
 export interface DisconnectResult {}
 /**
  * Arguments of `start`.
+ *
+ * @since 0.1.0
  */
 export interface StartArgs {}
 /**
  * Result of `start`.
+ *
+ * @since 0.1.0
  */
 export interface StartResult {}
 /**
  * Arguments of `stop`.
+ *
+ * @since 0.1.0
  */
 export interface StopArgs {}
 /**
  * Result of `stop`.
+ *
+ * @since 0.1.0
  */
 export interface StopResult {}
 /**
- * Payload of the `state` event.
+ * Payload of the `state` event: The graph started or stopped.
+ *
+ * @since 0.1.0
  */
 export interface StateEvent {
   /**
@@ -305,7 +337,9 @@ export interface StateEvent {
   value: "running" | "stopped";
 }
 /**
- * Payload of the `xrun` event.
+ * Payload of the `xrun` event: A buffer underrun or overrun.
+ *
+ * @since 0.1.0
  */
 export interface XrunEvent {
   /**
@@ -322,7 +356,9 @@ export interface XrunEvent {
   node: number;
 }
 /**
- * Payload of the `stats` event.
+ * Payload of the `stats` event: Periodic processing statistics.
+ *
+ * @since 0.1.0
  */
 export interface StatsEvent {
   /**

@@ -175,6 +175,8 @@ export interface ConvertOp {
 }
 /**
  * Arguments of `rect_fill`.
+ *
+ * @since 0.1.0
  */
 export interface RectFillArgs {
   dst: Surface;
@@ -183,6 +185,8 @@ export interface RectFillArgs {
 }
 /**
  * Result of `rect_fill`.
+ *
+ * @since 0.1.0
  */
 export interface RectFillResult {
   /**
@@ -192,6 +196,8 @@ export interface RectFillResult {
 }
 /**
  * Arguments of `rect_copy`.
+ *
+ * @since 0.1.0
  */
 export interface RectCopyArgs {
   src: Surface;
@@ -201,6 +207,8 @@ export interface RectCopyArgs {
 }
 /**
  * Result of `rect_copy`.
+ *
+ * @since 0.1.0
  */
 export interface RectCopyResult {
   /**
@@ -210,6 +218,8 @@ export interface RectCopyResult {
 }
 /**
  * Arguments of `convert`.
+ *
+ * @since 0.1.0
  */
 export interface ConvertArgs {
   src: Surface;
@@ -217,6 +227,8 @@ export interface ConvertArgs {
 }
 /**
  * Result of `convert`.
+ *
+ * @since 0.1.0
  */
 export interface ConvertResult {
   /**
@@ -226,6 +238,8 @@ export interface ConvertResult {
 }
 /**
  * Arguments of `batch`.
+ *
+ * @since 0.1.0
  */
 export interface BatchArgs {
   /**
@@ -238,6 +252,8 @@ export interface BatchArgs {
 }
 /**
  * Result of `batch`.
+ *
+ * @since 0.1.0
  */
 export interface BatchResult {
   /**
@@ -246,7 +262,9 @@ export interface BatchResult {
   job: number;
 }
 /**
- * Payload of the `complete` event.
+ * Payload of the `complete` event: A job finished successfully.
+ *
+ * @since 0.1.0
  */
 export interface CompleteEvent {
   /**
@@ -259,7 +277,9 @@ export interface CompleteEvent {
   usec: number;
 }
 /**
- * Payload of the `error` event.
+ * Payload of the `error` event: A job failed; nothing after the failing step of a batch ran.
+ *
+ * @since 0.1.0
  */
 export interface ErrorEvent {
   /**

@@ -38,10 +38,14 @@ export type PinLevel = number;
 
 /**
  * Arguments of `time_us`.
+ *
+ * @since 0.1.0
  */
 export interface TimeUsArgs {}
 /**
  * Result of `time_us`.
+ *
+ * @since 0.1.0
  */
 export interface TimeUsResult {
   /**
@@ -51,6 +55,8 @@ export interface TimeUsResult {
 }
 /**
  * Arguments of `timer_set`.
+ *
+ * @since 0.1.0
  */
 export interface TimerSetArgs {
   id: TimerId;
@@ -65,20 +71,28 @@ export interface TimerSetArgs {
 }
 /**
  * Result of `timer_set`.
+ *
+ * @since 0.1.0
  */
 export interface TimerSetResult {}
 /**
  * Arguments of `timer_stop`.
+ *
+ * @since 0.1.0
  */
 export interface TimerStopArgs {
   id: TimerId;
 }
 /**
  * Result of `timer_stop`.
+ *
+ * @since 0.1.0
  */
 export interface TimerStopResult {}
 /**
  * Arguments of `gpio_write`.
+ *
+ * @since 0.1.0
  */
 export interface GpioWriteArgs {
   pin: Pin;
@@ -86,22 +100,30 @@ export interface GpioWriteArgs {
 }
 /**
  * Result of `gpio_write`.
+ *
+ * @since 0.1.0
  */
 export interface GpioWriteResult {}
 /**
  * Arguments of `gpio_read`.
+ *
+ * @since 0.1.0
  */
 export interface GpioReadArgs {
   pin: Pin;
 }
 /**
  * Result of `gpio_read`.
+ *
+ * @since 0.1.0
  */
 export interface GpioReadResult {
   value: PinLevel;
 }
 /**
  * Arguments of `gpio_mode`.
+ *
+ * @since 0.1.0
  */
 export interface GpioModeArgs {
   pin: Pin;
@@ -112,10 +134,14 @@ export interface GpioModeArgs {
 }
 /**
  * Result of `gpio_mode`.
+ *
+ * @since 0.1.0
  */
 export interface GpioModeResult {}
 /**
  * Arguments of `midi_out`.
+ *
+ * @since 0.1.0
  */
 export interface MidiOutArgs {
   /**
@@ -128,10 +154,14 @@ export interface MidiOutArgs {
 }
 /**
  * Result of `midi_out`.
+ *
+ * @since 0.1.0
  */
 export interface MidiOutResult {}
 /**
  * Arguments of `i2c_xfer`.
+ *
+ * @since 0.1.0
  */
 export interface I2CXferArgs {
   /**
@@ -151,6 +181,8 @@ export interface I2CXferArgs {
 }
 /**
  * Result of `i2c_xfer`.
+ *
+ * @since 0.1.0
  */
 export interface I2CXferResult {
   /**
@@ -162,6 +194,8 @@ export interface I2CXferResult {
 }
 /**
  * Arguments of `set_rtc`.
+ *
+ * @since 0.1.0
  */
 export interface SetRtcArgs {
   /**
@@ -171,10 +205,14 @@ export interface SetRtcArgs {
 }
 /**
  * Result of `set_rtc`.
+ *
+ * @since 0.1.0
  */
 export interface SetRtcResult {}
 /**
- * Payload of the `timer` event.
+ * Payload of the `timer` event: A hardware timer expired.
+ *
+ * @since 0.1.0
  */
 export interface TimerEvent {
   id: TimerId;
@@ -184,7 +222,9 @@ export interface TimerEvent {
   time_us: number;
 }
 /**
- * Payload of the `gpio` event.
+ * Payload of the `gpio` event: An input pin changed level.
+ *
+ * @since 0.1.0
  */
 export interface GpioEvent {
   pin: Pin;
@@ -198,7 +238,9 @@ export interface GpioEvent {
   time_us: number;
 }
 /**
- * Payload of the `midi` event.
+ * Payload of the `midi` event: A MIDI message arrived on the MIDI input.
+ *
+ * @since 0.1.0
  */
 export interface MidiEvent {
   /**
@@ -210,7 +252,9 @@ export interface MidiEvent {
   data: [Byte] | [Byte, Byte] | [Byte, Byte, Byte];
 }
 /**
- * Payload of the `hid` event.
+ * Payload of the `hid` event: A report from a HID game controller attached to the board.
+ *
+ * @since 0.1.0
  */
 export interface HidEvent {
   /**

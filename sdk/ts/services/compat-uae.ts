@@ -30,6 +30,8 @@ export type Drive = number;
 
 /**
  * Arguments of `create_vm`.
+ *
+ * @since 0.1.0
  */
 export interface CreateVmArgs {
   model: Model;
@@ -64,6 +66,8 @@ export interface CreateVmArgs {
 }
 /**
  * Result of `create_vm`.
+ *
+ * @since 0.1.0
  */
 export interface CreateVmResult {
   /**
@@ -73,6 +77,8 @@ export interface CreateVmResult {
 }
 /**
  * Arguments of `start`.
+ *
+ * @since 0.1.0
  */
 export interface StartArgs {
   /**
@@ -82,10 +88,14 @@ export interface StartArgs {
 }
 /**
  * Result of `start`.
+ *
+ * @since 0.1.0
  */
 export interface StartResult {}
 /**
  * Arguments of `stop`.
+ *
+ * @since 0.1.0
  */
 export interface StopArgs {
   /**
@@ -95,10 +105,14 @@ export interface StopArgs {
 }
 /**
  * Result of `stop`.
+ *
+ * @since 0.1.0
  */
 export interface StopResult {}
 /**
  * Arguments of `reset`.
+ *
+ * @since 0.1.0
  */
 export interface ResetArgs {
   /**
@@ -112,10 +126,14 @@ export interface ResetArgs {
 }
 /**
  * Result of `reset`.
+ *
+ * @since 0.1.0
  */
 export interface ResetResult {}
 /**
  * Arguments of `insert_disk`.
+ *
+ * @since 0.1.0
  */
 export interface InsertDiskArgs {
   /**
@@ -130,10 +148,14 @@ export interface InsertDiskArgs {
 }
 /**
  * Result of `insert_disk`.
+ *
+ * @since 0.1.0
  */
 export interface InsertDiskResult {}
 /**
  * Arguments of `eject_disk`.
+ *
+ * @since 0.1.0
  */
 export interface EjectDiskArgs {
   /**
@@ -144,10 +166,14 @@ export interface EjectDiskArgs {
 }
 /**
  * Result of `eject_disk`.
+ *
+ * @since 0.1.0
  */
 export interface EjectDiskResult {}
 /**
  * Arguments of `set_input`.
+ *
+ * @since 0.1.0
  */
 export interface SetInputArgs {
   /**
@@ -169,10 +195,14 @@ export interface SetInputArgs {
 }
 /**
  * Result of `set_input`.
+ *
+ * @since 0.1.0
  */
 export interface SetInputResult {}
 /**
  * Arguments of `bind_layer`.
+ *
+ * @since 0.1.0
  */
 export interface BindLayerArgs {
   /**
@@ -186,10 +216,14 @@ export interface BindLayerArgs {
 }
 /**
  * Result of `bind_layer`.
+ *
+ * @since 0.1.0
  */
 export interface BindLayerResult {}
 /**
  * Arguments of `create_layer`.
+ *
+ * @since 0.1.0
  */
 export interface CreateLayerArgs {
   /**
@@ -199,6 +233,8 @@ export interface CreateLayerArgs {
 }
 /**
  * Result of `create_layer`.
+ *
+ * @since 0.1.0
  */
 export interface CreateLayerResult {
   /**
@@ -207,7 +243,9 @@ export interface CreateLayerResult {
   layer: number;
 }
 /**
- * Payload of the `frame` event.
+ * Payload of the `frame` event: The VM produced a video frame.
+ *
+ * @since 0.1.0
  */
 export interface FrameEvent {
   /**
@@ -224,7 +262,9 @@ export interface FrameEvent {
   fps: number;
 }
 /**
- * Payload of the `message` event.
+ * Payload of the `message` event: A message from the emulator for the user (e.g. a disk swap request).
+ *
+ * @since 0.1.0
  */
 export interface MessageEvent {
   /**
@@ -237,7 +277,9 @@ export interface MessageEvent {
   text: string;
 }
 /**
- * Payload of the `audio_xrun` event.
+ * Payload of the `audio_xrun` event: The VM's audio missed frames.
+ *
+ * @since 0.1.0
  */
 export interface AudioXrunEvent {
   /**
@@ -250,7 +292,9 @@ export interface AudioXrunEvent {
   missed_frames: number;
 }
 /**
- * Payload of the `stopped` event.
+ * Payload of the `stopped` event: The VM stopped.
+ *
+ * @since 0.1.0
  */
 export interface StoppedEvent {
   /**

@@ -74,10 +74,14 @@ export interface Output {
 }
 /**
  * Arguments of `output_list`.
+ *
+ * @since 0.1.0
  */
 export interface OutputListArgs {}
 /**
  * Result of `output_list`.
+ *
+ * @since 0.1.0
  */
 export interface OutputListResult {
   /**
@@ -87,6 +91,8 @@ export interface OutputListResult {
 }
 /**
  * Arguments of `output_set_mode`.
+ *
+ * @since 0.1.0
  */
 export interface OutputSetModeArgs {
   /**
@@ -97,14 +103,20 @@ export interface OutputSetModeArgs {
 }
 /**
  * Result of `output_set_mode`.
+ *
+ * @since 0.1.0
  */
 export interface OutputSetModeResult {}
 /**
  * Arguments of `create_layer`.
+ *
+ * @since 0.1.0
  */
 export interface CreateLayerArgs {}
 /**
  * Result of `create_layer`.
+ *
+ * @since 0.1.0
  */
 export interface CreateLayerResult {
   /**
@@ -114,6 +126,8 @@ export interface CreateLayerResult {
 }
 /**
  * Arguments of `destroy_layer`.
+ *
+ * @since 0.1.0
  */
 export interface DestroyLayerArgs {
   /**
@@ -123,10 +137,14 @@ export interface DestroyLayerArgs {
 }
 /**
  * Result of `destroy_layer`.
+ *
+ * @since 0.1.0
  */
 export interface DestroyLayerResult {}
 /**
  * Arguments of `bind_dmabuf`.
+ *
+ * @since 0.1.0
  */
 export interface BindDmabufArgs {
   /**
@@ -154,6 +172,8 @@ export interface BindDmabufArgs {
 }
 /**
  * Result of `bind_dmabuf`.
+ *
+ * @since 0.1.0
  */
 export interface BindDmabufResult {
   /**
@@ -171,6 +191,8 @@ export interface BindDmabufResult {
 }
 /**
  * Arguments of `bind_image`.
+ *
+ * @since 0.1.0
  */
 export interface BindImageArgs {
   /**
@@ -197,6 +219,8 @@ export interface BindImageArgs {
 }
 /**
  * Result of `bind_image`.
+ *
+ * @since 0.1.0
  */
 export interface BindImageResult {
   /**
@@ -206,6 +230,8 @@ export interface BindImageResult {
 }
 /**
  * Arguments of `unbind`.
+ *
+ * @since 0.1.0
  */
 export interface UnbindArgs {
   /**
@@ -215,10 +241,14 @@ export interface UnbindArgs {
 }
 /**
  * Result of `unbind`.
+ *
+ * @since 0.1.0
  */
 export interface UnbindResult {}
 /**
  * Arguments of `set`.
+ *
+ * @since 0.1.0
  */
 export interface SetArgs {
   /**
@@ -261,10 +291,14 @@ export interface SetArgs {
 }
 /**
  * Result of `set`.
+ *
+ * @since 0.1.0
  */
 export interface SetResult {}
 /**
  * Arguments of `set_regs`.
+ *
+ * @since 0.1.0
  */
 export interface SetRegsArgs {
   /**
@@ -307,14 +341,20 @@ export interface SetRegsArgs {
 }
 /**
  * Result of `set_regs`.
+ *
+ * @since 0.1.0
  */
 export interface SetRegsResult {}
 /**
  * Arguments of `commit`.
+ *
+ * @since 0.1.0
  */
 export interface CommitArgs {}
 /**
  * Result of `commit`.
+ *
+ * @since 0.1.0
  */
 export interface CommitResult {
   /**
@@ -323,7 +363,9 @@ export interface CommitResult {
   frame: number;
 }
 /**
- * Payload of the `vsync` event.
+ * Payload of the `vsync` event: A vertical blank of the output.
+ *
+ * @since 0.1.0
  */
 export interface VsyncEvent {
   /**
@@ -336,7 +378,9 @@ export interface VsyncEvent {
   frame: number;
 }
 /**
- * Payload of the `pageflip` event.
+ * Payload of the `pageflip` event: A composed frame was flipped to the screen.
+ *
+ * @since 0.1.0
  */
 export interface PageflipEvent {
   /**
@@ -345,7 +389,9 @@ export interface PageflipEvent {
   frame: number;
 }
 /**
- * Payload of the `hotplug` event.
+ * Payload of the `hotplug` event: An output was connected, disconnected or changed; carries the new output list.
+ *
+ * @since 0.1.0
  */
 export interface HotplugEvent {
   /**
@@ -354,7 +400,9 @@ export interface HotplugEvent {
   outputs: Output[];
 }
 /**
- * Payload of the `error` event.
+ * Payload of the `error` event: An asynchronous compositor error (e.g. a bound buffer became invalid).
+ *
+ * @since 0.1.0
  */
 export interface ErrorEvent {
   /**

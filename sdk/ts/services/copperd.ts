@@ -188,12 +188,16 @@ export interface ProgramSummary {
 }
 /**
  * Arguments of `load`.
+ *
+ * @since 0.1.0
  */
 export interface LoadArgs {
   program: Program;
 }
 /**
  * Result of `load`.
+ *
+ * @since 0.1.0
  */
 export interface LoadResult {
   /**
@@ -203,6 +207,8 @@ export interface LoadResult {
 }
 /**
  * Arguments of `start`.
+ *
+ * @since 0.1.0
  */
 export interface StartArgs {
   /**
@@ -212,10 +218,14 @@ export interface StartArgs {
 }
 /**
  * Result of `start`.
+ *
+ * @since 0.1.0
  */
 export interface StartResult {}
 /**
  * Arguments of `stop`.
+ *
+ * @since 0.1.0
  */
 export interface StopArgs {
   /**
@@ -225,10 +235,14 @@ export interface StopArgs {
 }
 /**
  * Result of `stop`.
+ *
+ * @since 0.1.0
  */
 export interface StopResult {}
 /**
  * Arguments of `unload`.
+ *
+ * @since 0.1.0
  */
 export interface UnloadArgs {
   /**
@@ -238,14 +252,20 @@ export interface UnloadArgs {
 }
 /**
  * Result of `unload`.
+ *
+ * @since 0.1.0
  */
 export interface UnloadResult {}
 /**
  * Arguments of `list`.
+ *
+ * @since 0.1.0
  */
 export interface ListArgs {}
 /**
  * Result of `list`.
+ *
+ * @since 0.1.0
  */
 export interface ListResult {
   /**
@@ -255,6 +275,8 @@ export interface ListResult {
 }
 /**
  * Arguments of `status`.
+ *
+ * @since 0.1.0
  */
 export interface StatusArgs {
   /**
@@ -264,6 +286,8 @@ export interface StatusArgs {
 }
 /**
  * Result of `status`.
+ *
+ * @since 0.1.0
  */
 export interface StatusResult {
   /**
@@ -285,7 +309,9 @@ export interface StatusResult {
   code?: string;
 }
 /**
- * Payload of the `irq` event.
+ * Payload of the `irq` event: A program executed an IRQ op.
+ *
+ * @since 0.1.0
  */
 export interface IrqEvent {
   /**
@@ -302,7 +328,9 @@ export interface IrqEvent {
   usec: number;
 }
 /**
- * Payload of the `state` event.
+ * Payload of the `state` event: A program changed state (started, stopped, or halted with an error).
+ *
+ * @since 0.1.0
  */
 export interface StateEvent {
   /**
@@ -316,7 +344,9 @@ export interface StateEvent {
   code?: string;
 }
 /**
- * Payload of the `vsync` event.
+ * Payload of the `vsync` event: A vsync tick of copperd's clock.
+ *
+ * @since 0.1.0
  */
 export interface VsyncEvent {
   /**

@@ -28,6 +28,8 @@ export type Color = "red" | "green" | "blue";
 
 /**
  * Arguments of `echo`.
+ *
+ * @since 1.0.0
  */
 export interface EchoArgs {
   /**
@@ -42,6 +44,8 @@ export interface EchoArgs {
 }
 /**
  * Result of `echo`.
+ *
+ * @since 1.0.0
  */
 export interface EchoResult {
   /**
@@ -56,6 +60,8 @@ export interface EchoResult {
 }
 /**
  * Arguments of `add`.
+ *
+ * @since 1.1.0
  */
 export interface AddArgs {
   /**
@@ -69,6 +75,8 @@ export interface AddArgs {
 }
 /**
  * Result of `add`.
+ *
+ * @since 1.1.0
  */
 export interface AddResult {
   /**
@@ -166,7 +174,7 @@ export interface FdmakeResult {
   fd: FdHandle;
 }
 /**
- * Payload of the `tick` event.
+ * Payload of the `tick` event: A counter tick.
  */
 export interface TickEvent {
   /**
