@@ -63,3 +63,33 @@ Deno.test(
     }
   },
 );
+
+// GAP (ignored until fixed): every accepted connection allocates a 256 KiB read buffer
+// (READ_SIZE in sdk/ts/deno/net_platform.ts, DenoConnection.#readLoop), ~150 KiB of RSS per idle
+// client: bench/memory.ts measures ~190 MiB with 1,000 idle clients (target < 64 MiB). With a 2 KiB
+// buffer it measures ~60 MiB. Fix: start each connection's buffer small (e.g. 4 KiB) and double it
+// (up to 256 KiB) only when a read fills it completely, shrinking back after a short read.
+Deno.test({
+  name: "memory: 1,000 idle clients keep the server under 64 MiB RSS",
+  ignore: true,
+  ...SOCKET_TEST,
+  async fn() {
+    const { rssOf } = await import("./_fixture.ts");
+    const child = await startChildServer();
+    const clients: PortClient[] = [];
+    try {
+      for (let i = 0; i < CLIENTS; i += 100) {
+        clients.push(
+          ...await Promise.all(Array.from({ length: 100 }, () => client(child.address))),
+        );
+      }
+      await Promise.all(clients.map((c) => c.ping()));
+      await new Promise((r) => setTimeout(r, 500));
+      const rss = rssOf(child.pid);
+      assert.ok(rss < 64 * 1024 * 1024, `server RSS ${(rss / 1048576).toFixed(1)} MiB`);
+    } finally {
+      await Promise.all(clients.map((c) => c.close()));
+      await child.stop();
+    }
+  },
+});
