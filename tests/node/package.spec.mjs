@@ -5,6 +5,8 @@
  *   and talks to the simulated copperd and compositord served by Deno (sdk/ts/sim/cli.ts all);
  * - type-check a .ts (tests/node/package/consumer.ts) with tsc, module/moduleResolution nodenext.
  *
+ * Also runs examples/node/client.mjs against the same simulated copperd.
+ *
  * Run under real Node 20: node --test tests/node/*.spec.mjs (after npm/build.mjs).
  */
 
@@ -69,6 +71,21 @@ describe("@copperline/ports installed from its npm pack tarball", () => {
     });
     assert.equal(r.code, 0, `consumer.mjs failed:\n${r.stdout}\n${r.stderr}`);
     assert.match(r.stdout, /^ping copperd \S+\nload \d+\nstart\nirq 2\nerror NOT_FOUND\nbind_dmabuf 256\ndone\n$/);
+  });
+
+  test("examples/node/client.mjs runs against the simulated copperd", async () => {
+    const sock = join(process.env.CLP_SIM_DIR, "copperd.sock");
+    for (const [args, env] of [[[sock], {}], [[], { COPPERD_SOCKET: sock }]]) {
+      const r = await run(process.execPath, [join(ROOT, "examples/node/client.mjs"), ...args], { env });
+      assert.equal(r.code, 0, `example failed:\n${r.stdout}\n${r.stderr}`);
+      const lines = r.stdout.trim().split("\n");
+      assert.match(lines[0], /^ping → copperd \S+ \(protocol 0\)$/);
+      assert.match(lines[1], /^load → program \d+$/);
+      assert.equal(lines[2], "start → running");
+      assert.equal(lines.filter((l) => /^irq   → \{"event":"irq","sub":\d+,"tag":"tick","prog":\d+,"usec":\d+\}$/.test(l)).length, 3);
+      assert.equal(lines[6], "stop  → stopped");
+      assert.equal(lines[7], "start 9999 → NOT_FOUND: No program 9999");
+    }
   });
 
   test("a .ts file type-checks against it with tsc (nodenext)", async () => {
