@@ -11,7 +11,8 @@
  * 2. Compiles them with npm/tsconfig.json (ESM + .d.ts, same layout: runtime.js lazily imports
  *    ./node/mod.js).
  * 3. Writes package.json (exports map: ".", "./node", "./validator-runtime", and
- *    "./services/<svc>" + "./services/<svc>/server" per bundled service) and the package README.
+ *    "./services/<svc>" + "./services/<svc>/server" per bundled service; bin `portctl`, from
+ *    tools/portctl.ts, which runs on Node as well) and the package README.
  */
 
 import { execFileSync } from "node:child_process";
@@ -50,6 +51,27 @@ function stage() {
   for (const rel of ["mod.ts", "runtime.ts", "core", "node", "services"]) copy(rel);
   // Package entry points.
   copyFileSync(join(ROOT, "npm/src/node_index.ts"), join(STAGE, "node/index.ts"));
+  // portctl (tools/portctl.ts runs on Node too): staged as tools/portctl.ts with its imports of
+  // ../sdk/ts/ pointing at the package root; bin/portctl.js (written after tsc) runs its main().
+  const portctl = readFileSync(join(ROOT, "tools/portctl.ts"), "utf8").replaceAll('"../sdk/ts/', '"../');
+  if (portctl.includes("sdk/ts/")) throw new Error("tools/portctl.ts: an import of sdk/ts was not rewritten");
+  mkdirSync(join(STAGE, "tools"), { recursive: true });
+  writeFileSync(join(STAGE, "tools/portctl.ts"), portctl);
+}
+
+/** The CLI: bin/portctl.js (npm links it as `portctl`). */
+function bin() {
+  mkdirSync(join(OUT, "bin"), { recursive: true });
+  const file = join(OUT, "bin/portctl.js");
+  writeFileSync(
+    file,
+    `#!/usr/bin/env node
+// portctl: discover and drive any ports v0 service from a shell (\`portctl --help\`).
+import { main } from "../tools/portctl.js";
+process.exit(await main(process.argv.slice(2)));
+`,
+    { mode: 0o755 },
+  );
 }
 
 function compile() {
@@ -102,6 +124,7 @@ function packageJson(svcs) {
     main: "./mod.js",
     types: "./mod.d.ts",
     exports,
+    bin: { portctl: "./bin/portctl.js" },
     engines: { node: ">=20" },
     os: ["linux"],
     // koffi is a plain dependency: its prebuilt binaries come through its own optional
@@ -126,6 +149,7 @@ export function build() {
   const t0 = performance.now();
   stage();
   compile();
+  bin();
   const svcs = services();
   writeFileSync(join(OUT, "package.json"), JSON.stringify(packageJson(svcs), null, 2) + "\n");
   writeFileSync(join(OUT, "README.md"), readme(svcs));

@@ -5,7 +5,8 @@
  *   and talks to the simulated copperd and compositord served by Deno (sdk/ts/sim/cli.ts all);
  * - type-check a .ts (tests/node/package/consumer.ts) with tsc, module/moduleResolution nodenext.
  *
- * Also runs examples/node/client.mjs against the same simulated copperd.
+ * Also runs the installed `portctl` bin and examples/node/client.mjs against the same simulated
+ * services.
  *
  * Run under real Node 20: node --test tests/node/*.spec.mjs (after npm/build.mjs).
  */
@@ -52,6 +53,7 @@ describe("@copperline/ports installed from its npm pack tarball", () => {
     assert.equal(pkg.license, "MIT OR Apache-2.0");
     assert.equal(pkg.engines.node, ">=20");
     assert.equal(pkg.dependencies.koffi, "3.3.4");
+    assert.equal(pkg.bin.portctl, "./bin/portctl.js");
     for (const key of [".", "./node", "./validator-runtime", "./services/copperd", "./services/copperd/server", "./services/compat-uae"]) {
       const e = pkg.exports[key];
       assert.ok(e?.types && e?.default, `exports["${key}"]`);
@@ -86,6 +88,23 @@ describe("@copperline/ports installed from its npm pack tarball", () => {
       assert.equal(lines[6], "stop  → stopped");
       assert.equal(lines[7], "start 9999 → NOT_FOUND: No program 9999");
     }
+  });
+
+  test("the portctl bin runs on Node: typed call, error exit, a descriptor by --fd", async () => {
+    const dir = process.env.CLP_SIM_DIR;
+    const portctl = join(project, "node_modules/.bin/portctl");
+    const env = { COPPERD_SOCKET: join(dir, "copperd.sock"), COMPOSITORD_SOCKET: join(dir, "compositord.sock") };
+    let r = await run(portctl, ["copperd", "ping"], { cwd: project, env });
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout).name, "copperd");
+    r = await run(portctl, ["copperd", "status", "id=99999"], { cwd: project, env });
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr.trim(), "NOT_FOUND: No program 99999");
+    const layer = JSON.parse((await run(portctl, ["compositord", "create_layer"], { cwd: project, env })).stdout);
+    writeFileSync(join(project, "frame.raw"), Buffer.alloc(16, 9));
+    r = await run(portctl, ["compositord", "bind_dmabuf", `id=${layer.id}`, "w=2", "h=2", "format=RGBA8", "stride=8", "--fd", join(project, "frame.raw")], { cwd: project, env });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(JSON.parse(r.stdout).bytes, 16);
   });
 
   test("a .ts file type-checks against it with tsc (nodenext)", async () => {
