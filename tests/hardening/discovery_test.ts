@@ -170,7 +170,6 @@ Deno.test(
 // is still the socket we bound, e.g. same `ino` as recorded right after Deno.listen).
 Deno.test({
   name: "discovery: after close() resolves, the path is free (a file created there survives)",
-  ignore: true,
   ...SOCKET_TEST,
   async fn() {
     const dir = await Deno.makeTempDir();

@@ -71,7 +71,6 @@ Deno.test(
 // (up to 256 KiB) only when a read fills it completely, shrinking back after a short read.
 Deno.test({
   name: "memory: 1,000 idle clients keep the server under 64 MiB RSS",
-  ignore: true,
   ...SOCKET_TEST,
   async fn() {
     const { rssOf } = await import("./_fixture.ts");

@@ -63,7 +63,6 @@ Deno.test(
 // before everything except cancel), answer `BUSY "The server is shutting down"` when closing.
 Deno.test({
   name: "shutdown: a request sent on an open connection during close() is answered BUSY",
-  ignore: true,
   ...SOCKET_TEST,
   async fn() {
     const t = await startServer();

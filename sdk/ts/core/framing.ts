@@ -13,6 +13,9 @@ export const DEFAULT_MAX_MESSAGE = 65536;
 
 const NL = 10;
 
+/** Shared by every decoder: non-streaming `decode` calls keep no state between calls. */
+const fatalDecoder = new TextDecoder("utf-8", { fatal: true });
+
 /** Receives what {@linkcode LineDecoder.push} finds. */
 export interface LineSink {
   /** A complete line (without `\n` and a trailing `\r`); blank lines are not reported. */
@@ -64,7 +67,6 @@ function isBlank(text: string): boolean {
  */
 export class LineDecoder {
   readonly #max: number;
-  readonly #fatal = new TextDecoder("utf-8", { fatal: true });
   #pending: Uint8Array[] = [];
   #pendingLength = 0;
   #discarding = false;
@@ -166,7 +168,7 @@ export class LineDecoder {
   #emitMany(chunk: Uint8Array, from: number, to: number, sink: LineSink): void {
     let text: string;
     try {
-      text = this.#fatal.decode(chunk.subarray(from, to));
+      text = fatalDecoder.decode(chunk.subarray(from, to));
     } catch {
       // Some line is not UTF-8: fall back to line-by-line so only that line fails.
       let s = from;
@@ -202,7 +204,7 @@ export class LineDecoder {
     }
     let text: string;
     try {
-      text = this.#fatal.decode(bytes.subarray(from, to));
+      text = fatalDecoder.decode(bytes.subarray(from, to));
     } catch {
       sink.bad("BAD_FRAME", "Message is not valid UTF-8");
       return;

@@ -23,3 +23,4 @@ export {
 export { Subscription, type SubscriptionOptions } from "./subscription.ts";
 export { type Filters, ServiceClient, type ServiceClientClass, ServiceServer } from "./service.ts";
 export { decodeFds, encodeFds, isFdHandle } from "./fd_refs.ts";
+export { backoffDelay, ReconnectingClient, type ReconnectOptions, ResilientSubscription } from "./reconnect.ts";

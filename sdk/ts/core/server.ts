@@ -434,7 +434,8 @@ export class PortServer {
   readonly maxInFlight: number;
   readonly #handlers: Record<string, Handler>;
   readonly #sessions = new Set<Session>();
-  readonly #eventSubs = new Map<string, number>();
+  /** Event name → sessions with at least one subscription to it → how many such subscriptions. */
+  readonly #subscribers = new Map<string, Map<Session, number>>();
   #count = 0;
   #closing = false;
   #idle: (() => void)[] = [];
@@ -495,7 +496,8 @@ export class PortServer {
    * @returns How many subscriptions it was queued for.
    */
   emit(event: string, payload: Record<string, unknown> = {}): number {
-    if (!this.#eventSubs.get(event)) return 0;
+    const sessions = this.#subscribers.get(event);
+    if (!sessions || sessions.size === 0) return 0;
     const check = this.descriptor.validateEvent?.[event];
     if (check && this.options.validateResults) {
       const issue = check(payload);
@@ -514,7 +516,7 @@ export class PortServer {
     const json = JSON.stringify(body);
     const tail = json.length > 2 ? "," + json.slice(1) : "}";
     let n = 0;
-    for (const s of this.#sessions) {
+    for (const s of sessions.keys()) {
       const before = s.channel.eventsQueued;
       s._deliver(event, payload, tail, fds);
       n += s.channel.eventsQueued - before;
@@ -524,7 +526,7 @@ export class PortServer {
 
   /** Whether anybody is subscribed to `event` (to skip producing unused events). */
   hasSubscribers(event: string): boolean {
-    return (this.#eventSubs.get(event) ?? 0) > 0;
+    return (this.#subscribers.get(event)?.size ?? 0) > 0;
   }
 
   /**
@@ -550,7 +552,7 @@ export class PortServer {
   /** @internal */
   _closed(session: Session, subs: SubState[]): void {
     this.#sessions.delete(session);
-    for (const st of subs) this.#countSubs(st.events, -1);
+    for (const st of subs) this.#countSubs(session, st.events, -1);
     if (this.#sessions.size === 0 && this.#idle.length > 0) {
       const idle = this.#idle;
       this.#idle = [];
@@ -558,8 +560,14 @@ export class PortServer {
     }
   }
 
-  #countSubs(events: Iterable<string>, delta: number): void {
-    for (const e of events) this.#eventSubs.set(e, (this.#eventSubs.get(e) ?? 0) + delta);
+  #countSubs(session: Session, events: Iterable<string>, delta: number): void {
+    for (const e of events) {
+      let sessions = this.#subscribers.get(e);
+      if (!sessions) this.#subscribers.set(e, sessions = new Map());
+      const n = (sessions.get(session) ?? 0) + delta;
+      if (n > 0) sessions.set(session, n);
+      else sessions.delete(session);
+    }
   }
 
   /** @internal */
@@ -630,6 +638,9 @@ export class PortServer {
     caps: readonly string[],
     fds: readonly FdHandle[],
   ): void {
+    if (this.#closing && cmd !== "cancel") {
+      return this.#fail(session, id, fds, ErrorCode.BUSY, "The server is shutting down");
+    }
     const d = this.descriptor;
     const handler = this.#handlers[cmd];
     const command = d.commands[cmd];
@@ -660,7 +671,7 @@ export class PortServer {
           if (typeof sub !== "number") return this.#fail(session, id, fds, ErrorCode.BAD_ARG, `args/sub: must be the integer from subscribe`, { path: "/sub" });
           const st = session._unsubscribe(sub);
           if (!st) return this.#fail(session, id, fds, ErrorCode.NOT_FOUND, `No subscription ${sub} on this connection`);
-          this.#countSubs(st.events, -1);
+          this.#countSubs(session, st.events, -1);
           session.channel.send({ ok: true, id, result: {} });
           return;
         }
@@ -759,7 +770,7 @@ export class PortServer {
       (filters ??= []).push([key, args[key]]);
     }
     const sub = session._subscribe(events as string[], filters);
-    this.#countSubs(new Set(events as string[]), 1);
+    this.#countSubs(session, new Set(events as string[]), 1);
     session.channel.send({ ok: true, id, result: { sub, events } });
   }
 

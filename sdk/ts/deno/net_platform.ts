@@ -7,7 +7,9 @@
 
 import type { Connection, ConnectionSink, Listener, ListenOptions, Platform } from "../core/transport.ts";
 
-const READ_SIZE = 256 * 1024;
+/** Every pending read holds its own buffer: start small (1,000 idle peers cost 4 MiB), grow on full reads. */
+const READ_MIN = 4 * 1024;
+const READ_MAX = 256 * 1024;
 
 /** Turns `@name` into Deno's abstract form (`\0name`, exact length). */
 function denoPath(address: string): string {
@@ -50,13 +52,14 @@ class DenoConnection implements Connection {
   }
 
   async #readLoop(): Promise<void> {
-    const buf = new Uint8Array(READ_SIZE);
+    let buf = new Uint8Array(READ_MIN);
     let error: Error | undefined;
     try {
       for (;;) {
         const n = await this.#conn.read(buf);
         if (n === null) break;
         this.#sink!.data(buf.subarray(0, n));
+        if (n === buf.length && buf.length < READ_MAX) buf = new Uint8Array(buf.length * 2);
       }
     } catch (e) {
       if (!this.#closed && !(e instanceof Deno.errors.BadResource) && !(e instanceof Deno.errors.Interrupted)) {
@@ -155,12 +158,14 @@ export const denoPlatform: Platform = {
     } catch (error) {
       throw wrap("listen on", address, error);
     }
+    let ino: number | null = null;
     if (!abstract) {
       await Deno.chmod(path, options.mode ?? 0o660);
       if (options.gid !== undefined) await Deno.chown(path, null, options.gid);
+      ino = (await Deno.lstat(path)).ino;
     }
     let open = true;
-    (async () => {
+    const acceptLoop = (async () => {
       try {
         for await (const conn of listener) onConnection(new DenoConnection(conn));
       } catch (error) {
@@ -175,7 +180,15 @@ export const denoPlatform: Platform = {
         try {
           listener.close();
         } catch { /* closed */ }
-        if (!abstract) await Deno.remove(path).catch(() => {});
+        // Deno unlinks the socket file itself once the listener is dropped, which happens when the
+        // accept loop ends: wait for it, so nothing is removed after close() returned. Remove the
+        // file only if it is still ours (a new server may already own the path).
+        await acceptLoop;
+        if (!abstract) {
+          try {
+            if ((await Deno.lstat(path)).ino === ino) await Deno.remove(path);
+          } catch { /* already gone */ }
+        }
       },
     };
   },
