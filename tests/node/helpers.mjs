@@ -176,6 +176,18 @@ export async function rawNet(address) {
     close() {
       socket.destroy();
     },
+    /**
+     * Half-closes and waits (up to `ms`) for the server to close its side, i.e. to have ended the
+     * session (its subscriptions with it), so the next case on a shared server starts clean.
+     */
+    end(ms = 2000) {
+      if (socket.destroyed) return Promise.resolve();
+      return new Promise((resolve) => {
+        const t = setTimeout(() => (socket.destroy(), resolve()), ms);
+        socket.once("close", () => (clearTimeout(t), resolve()));
+        socket.end();
+      });
+    },
     socket,
   };
 }

@@ -64,7 +64,8 @@ for (const [name, start] of targets) {
           // Nothing beyond the expected messages arrives (no duplicate answers).
           assert.deepEqual(await conn.next(1, 30), []);
         } finally {
-          conn.close();
+          // Cases share one server: wait until it has ended this session (and its subscriptions).
+          await conn.end();
         }
       });
     }
