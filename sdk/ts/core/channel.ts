@@ -65,6 +65,7 @@ export class Channel implements LineSink {
   #drainWanted = false;
   #drainLimit = 0;
   #idle: (() => void)[] = [];
+  readonly #flushTask = () => this.#flush();
 
   /**
    * @param connection The transport connection (the channel starts it).
@@ -139,7 +140,7 @@ export class Channel implements LineSink {
     }
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
-      queueMicrotask(() => this.#flush());
+      queueMicrotask(this.#flushTask);
     }
   }
 
@@ -213,7 +214,7 @@ export class Channel implements LineSink {
     if (this.#out.parts.length > 0) {
       if (!this.#flushScheduled) {
         this.#flushScheduled = true;
-        queueMicrotask(() => this.#flush());
+        queueMicrotask(this.#flushTask);
       }
     } else if (!this.#flushScheduled) {
       this.#settleIdle();
