@@ -5,6 +5,8 @@
  * Ports v0 is NDJSON over a Unix stream socket, with file descriptors passed by SCM_RIGHTS
  * (see schemas/PROTOCOL.md). This library is a synchronous client: one request in flight per
  * client at a time; events that arrive while a request waits are queued for clp_read_event().
+ * Tools that speak the wire form themselves (replays, portctl-like programs) use the raw pair
+ * clp_send_raw() / clp_read_message() instead: bytes out as given, every message back in order.
  *
  * @par Conventions
  * - Public names start with `clp_`; everything else is internal.
@@ -382,8 +384,89 @@ CLP_EXPORT int clp_unsubscribe(clp_client_t *client, int64_t sub);
 CLP_EXPORT int clp_read_event(clp_client_t *client, int timeout_ms, clp_msg_t *ret_event);
 
 /**
- * @brief Whether clp_read_event() can return something without reading the socket (queued
- *   events or complete lines already buffered): poll() on clp_fd() will not report those.
+ * @brief Send bytes exactly as given: the low-level half of a raw exchange (a replay of wire
+ *   cases, a portctl-style tool), read back with clp_read_message().
+ *
+ * Nothing is added, checked or rewritten: no `id` is inserted, the text is not parsed, raw
+ * newlines are not replaced, and no newline is appended. The caller frames the messages itself:
+ * `"{\"cmd\":\"ping\"}\n"` is one request; several lines, a partial line (completed by a later
+ * call), a `\r\n` ending or invalid UTF-8 are all sent as they are. The size is not limited by
+ * clp_options_t::max_message (that limit applies to what the client receives), so a line over
+ * the server's limit can be sent to test it.
+ *
+ * The whole buffer is sent before the call returns (partial writes and `EINTR` are handled),
+ * within the client's request timeout (clp_set_timeout()). No FDs travel with it.
+ *
+ * Responses to raw requests are not matched by the library: read them with clp_read_message()
+ * before the next clp_request() / clp_call() on this client, which would otherwise take them for
+ * answers to ids not in flight (CLP_EPROTO). Choose ids that do not collide with the integers
+ * the library assigns to requests without `id` (1, 2, ... per connection).
+ *
+ * @param client the client (borrowed).
+ * @param data the bytes to send (borrowed; need not be NUL-terminated); may be NULL when
+ *   @p len is 0.
+ * @param len how many bytes; 0 sends nothing and returns 0.
+ * @return 0 (every byte sent); CLP_EARG (NULL @p client, or NULL @p data with @p len > 0);
+ *   CLP_ECLOSED (the connection is closed, or the peer closed it); CLP_ETIMEDOUT (the socket
+ *   stayed full for the whole timeout); or a negated errno. If the failure came after part of
+ *   the buffer was sent, the stream is out of step and the client counts as closed (later calls
+ *   fail with CLP_ECLOSED).
+ */
+CLP_EXPORT int clp_send_raw(clp_client_t *client, const void *data, size_t len);
+
+/**
+ * @brief Return the next message of any kind, response or event, in arrival order: the
+ *   low-level counterpart of clp_send_raw().
+ *
+ * Events queued during earlier requests come first (they arrived before anything still unread),
+ * then lines from the socket. Unlike clp_request() and clp_read_event(), responses are not
+ * matched or judged: a response with `"id": null`, one with an id the client never sent through
+ * clp_request(), duplicates and out-of-order answers are all returned as they come. The one
+ * exception: late answers to requests the library itself gave up on (a clp_request() that timed
+ * out or failed, and the `cancel` it sent then) are dropped, as clp_read_event() drops them.
+ *
+ * Framing is as for every read: `\r\n` accepted, blank lines skipped, FDs claimed by the
+ * message's `fds` count (clp_msg_t::fds). The returned text is the line without its ending;
+ * clp_msg_value() gives the parsed object.
+ *
+ * @param client the client (borrowed).
+ * @param timeout_ms how long to wait: 0 = do not block, CLP_TIMEOUT_INFINITE = no limit.
+ * @param[out] ret_msg receives the message (owned by the caller: clp_msg_free()); zeroed on
+ *   failure.
+ * @return 0; CLP_ETIMEDOUT (nothing within @p timeout_ms; with 0 also while only part of a line
+ *   has arrived); CLP_ECLOSED (closed, and nothing queued or buffered); for a bad line, which is
+ *   skipped (call again): CLP_EPROTO (not JSON, not an object, or neither `ok` nor `event`),
+ *   CLP_ETOOBIG (over clp_options_t::max_message), CLP_EFD (it announced more FDs than arrived;
+ *   those that did are closed); CLP_EARG (NULL argument, timeout below CLP_TIMEOUT_INFINITE).
+ *   clp_last_error() describes the failure (`TIMEOUT`, `PROTOCOL`, `TOO_LARGE`, `BAD_FD`,
+ *   `CLOSED`); after a success it reports nothing.
+ */
+CLP_EXPORT int clp_read_message(clp_client_t *client, int timeout_ms, clp_msg_t *ret_msg);
+
+/**
+ * @brief Stop sending: half-close the connection (shutdown(2) with `SHUT_WR`), keep reading.
+ *
+ * The server reads end of input: it answers what it has already received, ends the
+ * connection's subscriptions and requests, and closes its side. Messages it sent until then are
+ * still returned by clp_read_message() / clp_read_event(); after the last one they fail with
+ * CLP_ECLOSED. Reading until CLP_ECLOSED is therefore a way to know that the server has finished
+ * with the connection (a replay uses it so that one case's subscriptions are gone before the
+ * next case starts), and to collect every answer to requests sent with clp_send_raw() without
+ * knowing how many there are.
+ *
+ * Afterwards every call that sends (clp_send_raw(), clp_request(), clp_call(), ...) fails with
+ * CLP_ECLOSED; the client stays readable. Release it with clp_close() as usual.
+ *
+ * @param client the client (borrowed).
+ * @return 0 (also when already shut down); CLP_EARG (NULL @p client); CLP_ECLOSED (the
+ *   connection is already closed); or a negated errno.
+ */
+CLP_EXPORT int clp_shutdown_send(clp_client_t *client);
+
+/**
+ * @brief Whether clp_read_event() / clp_read_message() can return something without reading the
+ *   socket (queued events or complete lines already buffered): poll() on clp_fd() will not
+ *   report those.
  * @param client the client (borrowed).
  * @return 1 if so, 0 if not or if @p client is NULL.
  */

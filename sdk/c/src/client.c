@@ -618,36 +618,39 @@ int clp_ping(clp_client_t *c, char **ret_name, char **ret_version, int *ret_prot
 
 /* ---- events -------------------------------------------------------------------------------- */
 
+/* Take the oldest queued event, if any. */
+static clp__in *dequeue_event(clp_client_t *c) {
+    clp__in *in = c->evq_head;
+    if (!in) return NULL;
+    c->evq_head = in->next;
+    if (!c->evq_head) c->evq_tail = NULL;
+    c->evq_len--;
+    return in;
+}
+
+/* Hand a received message to the caller, unless it announced more FDs than arrived. */
+static int deliver(clp_client_t *c, clp__in *in, clp_msg_t *ret_msg) {
+    if (in->fd_err) {
+        int ev = in->is_event;
+        clp__in_free(in);
+        clp__set_error(c, "BAD_FD", "%s announced more file descriptors than arrived",
+                       ev ? "An event" : "A response");
+        return CLP_EFD;
+    }
+    clp__msg_from_in(ret_msg, in);
+    return 0;
+}
+
 int clp_read_event(clp_client_t *c, int timeout_ms, clp_msg_t *ret_event) {
     if (ret_event) memset(ret_event, 0, sizeof *ret_event);
     if (!c || !ret_event || timeout_ms < CLP_TIMEOUT_INFINITE) return CLP_EARG;
-    if (c->evq_head) {
-        clp__in *in = c->evq_head;
-        c->evq_head = in->next;
-        if (!c->evq_head) c->evq_tail = NULL;
-        c->evq_len--;
-        if (in->fd_err) {
-            clp__in_free(in);
-            clp__set_error(c, "BAD_FD", "An event announced more file descriptors than arrived");
-            return CLP_EFD;
-        }
-        clp__msg_from_in(ret_event, in);
-        return 0;
-    }
+    clp__in *in = dequeue_event(c);
+    if (in) return deliver(c, in, ret_event);
     int64_t deadline = clp__deadline(timeout_ms);
     for (;;) {
-        clp__in *in;
         int r = clp__next_in(c, deadline, &in);
         if (r < 0) return r;
-        if (in->is_event) {
-            if (in->fd_err) {
-                clp__in_free(in);
-                clp__set_error(c, "BAD_FD", "An event announced more file descriptors than arrived");
-                return CLP_EFD;
-            }
-            clp__msg_from_in(ret_event, in);
-            return 0;
-        }
+        if (in->is_event) return deliver(c, in, ret_event);
         /* A response while no request waits: a late answer to an abandoned request, or junk. */
         json_t *rid = json_object_get(in->obj, "id");
         int known = (rid && !json_is_null(rid)) ? unabandon(c, rid) : c->nabandoned > 0;
@@ -655,5 +658,58 @@ int clp_read_event(clp_client_t *c, int timeout_ms, clp_msg_t *ret_event) {
         if (known) continue;
         clp__set_error(c, "PROTOCOL", "Server sent a response while no request was in flight");
         return CLP_EPROTO;
+    }
+}
+
+/* ---- raw messages -------------------------------------------------------------------------- */
+
+int clp_send_raw(clp_client_t *c, const void *data, size_t len) {
+    if (!c || (!data && len > 0)) return CLP_EARG;
+    clp__clear_error(c);
+    return clp__send_raw(c, (const char *)data, len, clp__deadline(c->timeout_ms));
+}
+
+int clp_shutdown_send(clp_client_t *c) {
+    if (!c) return CLP_EARG;
+    clp__clear_error(c);
+    if (c->send_shut) return 0;
+    if (c->closed) {
+        clp__set_error(c, "CLOSED", "The connection is closed");
+        return CLP_ECLOSED;
+    }
+    if (shutdown(c->fd, SHUT_WR) < 0) {
+        int e = errno;
+        if (e == ENOTCONN) {
+            clp__mark_closed(c);
+            clp__set_error(c, "CLOSED", "The connection is closed");
+            return CLP_ECLOSED;
+        }
+        return -e;
+    }
+    c->send_shut = 1;
+    return 0;
+}
+
+int clp_read_message(clp_client_t *c, int timeout_ms, clp_msg_t *ret_msg) {
+    if (ret_msg) memset(ret_msg, 0, sizeof *ret_msg);
+    if (!c || !ret_msg || timeout_ms < CLP_TIMEOUT_INFINITE) return CLP_EARG;
+    clp__clear_error(c);
+    clp__in *in = dequeue_event(c); /* received before anything still in the socket */
+    if (in) return deliver(c, in, ret_msg);
+    int64_t deadline = clp__deadline(timeout_ms);
+    for (;;) {
+        int r = clp__next_in(c, deadline, &in);
+        if (r == CLP_ETIMEDOUT) clp__set_error(c, "TIMEOUT", "No message within %d ms", timeout_ms);
+        if (r < 0) return r;
+        if (!in->is_event) {
+            /* The late answer to a request the library gave up on (or to the cancel it sent
+             * then) was promised to be dropped; every other response is the caller's. */
+            json_t *rid = json_object_get(in->obj, "id");
+            if (rid && !json_is_null(rid) && unabandon(c, rid)) {
+                clp__in_free(in);
+                continue;
+            }
+        }
+        return deliver(c, in, ret_msg);
     }
 }

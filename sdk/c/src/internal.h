@@ -43,6 +43,7 @@ struct clp_client {
     size_t max_message;
     size_t max_events;
     int closed;           /* EOF or fatal error seen: later calls fail with CLP_ECLOSED */
+    int send_shut;        /* clp_shutdown_send(): nothing more is sent; reading goes on */
     int rcvtimeo_ms;      /* SO_RCVTIMEO currently set on the socket; 0 = none (blocks) */
 
     /* read buffer: unconsumed bytes are rbuf[rpos, rlen) */
@@ -77,6 +78,7 @@ CLP__HIDDEN int64_t clp__now_ms(void);
 CLP__HIDDEN int64_t clp__deadline(int timeout_ms);
 CLP__HIDDEN int clp__send_line(clp_client_t *c, const char *line, size_t len, const int *fds,
                                size_t nfds, int64_t deadline);
+CLP__HIDDEN int clp__send_raw(clp_client_t *c, const char *data, size_t len, int64_t deadline);
 CLP__HIDDEN int clp__next_in(clp_client_t *c, int64_t deadline, clp__in **ret_in);
 CLP__HIDDEN void clp__in_free(clp__in *in);
 CLP__HIDDEN void clp__fdq_close_all(clp_client_t *c);

@@ -311,20 +311,26 @@ int clp__next_in(clp_client_t *c, int64_t deadline, clp__in **ret_in) {
 
 /* ---- writing ----------------------------------------------------------------------------- */
 
-int clp__send_line(clp_client_t *c, const char *line, size_t len, const int *fds, size_t nfds,
-                   int64_t deadline) {
+/* Send data (plus a '\n' if add_nl) and its FDs; the FDs go with the first sendmsg. */
+static int send_bytes(clp_client_t *c, const char *line, size_t len, int add_nl, const int *fds,
+                      size_t nfds, int64_t deadline) {
     if (c->closed) {
         clp__set_error(c, "CLOSED", "The connection is closed");
         return CLP_ECLOSED;
     }
+    if (c->send_shut) {
+        clp__set_error(c, "CLOSED", "The sending side of the connection is shut down");
+        return CLP_ECLOSED;
+    }
     static const char nl = '\n';
     struct iovec iov[2] = {{.iov_base = (void *)line, .iov_len = len},
-                           {.iov_base = (void *)&nl, .iov_len = 1}};
+                           {.iov_base = (void *)&nl, .iov_len = add_nl ? 1 : 0}};
     union {
         struct cmsghdr align;
         char buf[CMSG_SPACE(sizeof(int) * CLP_MAX_FDS_PER_MESSAGE)];
     } ctl;
-    size_t total = len + 1, sent = 0, first_iov = 0;
+    size_t total = len + (add_nl ? 1 : 0), sent = 0, first_iov = 0;
+    if (total == 0) return 0;
     for (;;) {
         struct msghdr mh;
         memset(&mh, 0, sizeof mh);
@@ -368,7 +374,7 @@ int clp__send_line(clp_client_t *c, const char *line, size_t len, const int *fds
         if (sent >= total) return 0;
         /* partial write: advance the iovecs */
         size_t k = (size_t)n;
-        while (k > 0) {
+        while (k > 0 && first_iov < 2) {
             size_t take = k < iov[first_iov].iov_len ? k : iov[first_iov].iov_len;
             iov[first_iov].iov_base = (char *)iov[first_iov].iov_base + take;
             iov[first_iov].iov_len -= take;
@@ -376,4 +382,13 @@ int clp__send_line(clp_client_t *c, const char *line, size_t len, const int *fds
             if (iov[first_iov].iov_len == 0) first_iov++;
         }
     }
+}
+
+int clp__send_line(clp_client_t *c, const char *line, size_t len, const int *fds, size_t nfds,
+                   int64_t deadline) {
+    return send_bytes(c, line, len, 1, fds, nfds, deadline);
+}
+
+int clp__send_raw(clp_client_t *c, const char *data, size_t len, int64_t deadline) {
+    return send_bytes(c, data, len, 0, NULL, 0, deadline);
 }

@@ -20,6 +20,10 @@ int use_api(const char *address) {
     r = clp_call(c, "echo", v, &res);
     json_decref(res);
     clp_msg_free(&resp);
+    static const char line[] = "{\"cmd\":\"ping\"}\n";
+    if (clp_send_raw(c, line, sizeof line - 1) == 0 && clp_shutdown_send(c) == 0 &&
+        clp_read_message(c, CLP_TIMEOUT_INFINITE, &resp) == 0)
+        clp_msg_free(&resp);
     clp_close(c);
     return r;
 }

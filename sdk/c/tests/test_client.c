@@ -656,6 +656,244 @@ static void test_bad_server(void) {
     clp_close(c);
 }
 
+/* Read one message with clp_read_message; return its parsed value (borrowed from *m) or NULL. */
+static json_t *read_msg(clp_client_t *c, clp_msg_t *m) {
+    int r = clp_read_message(c, 3000, m);
+    CHECK_EQ(r, 0);
+    return r == 0 ? value(m) : NULL;
+}
+
+/* The message's "id" as text ("null", "7", "\"x\"", or "-" when absent). */
+static const char *id_of(json_t *v, char *buf, size_t n) {
+    json_t *id = json_object_get(v, "id");
+    if (!id) return "-";
+    char *s = json_dumps(id, JSON_ENCODE_ANY | JSON_COMPACT);
+    snprintf(buf, n, "%s", s ? s : "?");
+    free(s);
+    return buf;
+}
+
+static int next_id_is(clp_client_t *c, const char *want) {
+    clp_msg_t m;
+    char buf[64];
+    json_t *v = read_msg(c, &m);
+    int ok = v && !strcmp(id_of(v, buf, sizeof buf), want);
+    if (!ok)
+        fprintf(stderr, "  [%s] expected id %s, got %s\n", current, want, m.data ? m.data : "nothing");
+    clp_msg_free(&m);
+    return ok;
+}
+
+#define SEND_RAW(c, text) clp_send_raw((c), (text), sizeof(text) - 1)
+
+static int str_is(json_t *s, const char *want) {
+    return json_is_string(s) && !strcmp(json_string_value(s), want);
+}
+
+static void test_raw(void) {
+    clp_client_t *c = connect_ok();
+    clp_msg_t m;
+    const char *code = NULL;
+    int open_fds = count_fds();
+
+    current = "raw: arguments";
+    CHECK_EQ(clp_send_raw(NULL, "x\n", 2), CLP_EARG);
+    CHECK_EQ(clp_send_raw(c, NULL, 3), CLP_EARG);
+    CHECK_EQ(clp_send_raw(c, NULL, 0), 0); /* nothing to send */
+    CHECK_EQ(clp_read_message(NULL, 0, &m), CLP_EARG);
+    CHECK_EQ(clp_read_message(c, 0, NULL), CLP_EARG);
+    CHECK_EQ(clp_read_message(c, -2, &m), CLP_EARG);
+    CHECK(m.data == NULL);
+
+    current = "raw: nothing to read";
+    CHECK_EQ(clp_read_message(c, 0, &m), CLP_ETIMEDOUT);
+    int64_t t0 = now_ms();
+    CHECK_EQ(clp_read_message(c, 60, &m), CLP_ETIMEDOUT);
+    CHECK(now_ms() - t0 >= 50);
+    CHECK(m.data == NULL);
+    clp_last_error(c, &code, NULL);
+    CHECK(code && !strcmp(code, "TIMEOUT"));
+
+    current = "raw: no id is inserted; id null comes back";
+    CHECK_EQ(SEND_RAW(c, "{\"cmd\":\"ping\"}\n"), 0);
+    json_t *v = read_msg(c, &m);
+    CHECK(v && json_is_null(json_object_get(v, "id")));
+    CHECK(m.data && !strcmp(m.data, "{\"ok\":true,\"id\":null,\"result\":{\"name\":\"testd\","
+                                     "\"version\":\"0.1.0\",\"protocol\":0},\"name\":\"testd\","
+                                     "\"version\":\"0.1.0\",\"protocol\":0}"));
+    CHECK(m.data && m.len == strlen(m.data) && m.nfds == 0);
+    clp_last_error(c, &code, NULL);
+    CHECK(code == NULL);
+    clp_msg_free(&m);
+
+    current = "raw: several lines in one send, one line in several sends, CRLF and blanks";
+    /* The minimal test server does not skip blank lines: its BAD_FRAME answers (id null) show
+     * that the bytes went out as they were, blank lines and the CR included. */
+    CHECK_EQ(SEND_RAW(c, "{\"id\":1,\"cmd\":\"ping\"}\n\n \t\r\n"
+                         "{\"id\":\"two\",\"cmd\":\"echo\"}\r\n"),
+             0);
+    CHECK_EQ(SEND_RAW(c, "{\"id\":3,\"cm"), 0);
+    CHECK(next_id_is(c, "1"));
+    CHECK(next_id_is(c, "null"));
+    CHECK(next_id_is(c, "null"));
+    CHECK(next_id_is(c, "\"two\""));
+    CHECK_EQ(clp_read_message(c, 50, &m), CLP_ETIMEDOUT); /* line 3 is incomplete */
+    CHECK_EQ(SEND_RAW(c, "d\":\"ping\"}\n"), 0);
+    CHECK(next_id_is(c, "3"));
+
+    current = "raw: ids clp_request would match, duplicates, no matching at all";
+    /* the library numbers its own requests 1, 2, ...: raw lines may reuse those ids */
+    CHECK_EQ(SEND_RAW(c, "{\"id\":1,\"cmd\":\"echo\",\"args\":{\"k\":1}}\n"
+                         "{\"id\":1,\"cmd\":\"echo\",\"args\":{\"k\":2}}\n"
+                         "{\"id\":\"x\",\"cmd\":\"fail\",\"args\":{\"what\":\"w\"}}\n"),
+             0);
+    for (int k = 1; k <= 2; k++) {
+        v = read_msg(c, &m);
+        CHECK(v && json_integer_value(json_object_get(v, "id")) == 1);
+        CHECK_EQ(json_integer_value(json_object_get(json_object_get(v, "result"), "k")), k);
+        clp_msg_free(&m);
+    }
+    v = read_msg(c, &m); /* ok:false is a message like any other, not CLP_EREMOTE */
+    CHECK(v && json_is_false(json_object_get(v, "ok")));
+    clp_msg_free(&m);
+
+    current = "raw: events and responses in arrival order";
+    CHECK_EQ(SEND_RAW(c, "{\"id\":\"e\",\"cmd\":\"emit\",\"args\":{\"count\":2}}\n"), 0);
+    for (int i = 0; i < 2; i++) {
+        v = read_msg(c, &m);
+        CHECK(str_is(json_object_get(v, "event"), "tick"));
+        CHECK_EQ(json_integer_value(json_object_get(v, "n")), i);
+        clp_msg_free(&m);
+    }
+    CHECK(next_id_is(c, "\"e\""));
+
+    current = "raw: events queued during a request come first";
+    json_t *args = json_pack("{s:i}", "count", 3);
+    CHECK_EQ(clp_call(c, "emit", args, NULL), 0);
+    json_decref(args);
+    CHECK_EQ(SEND_RAW(c, "{\"id\":\"after\",\"cmd\":\"ping\"}\n"), 0);
+    CHECK_EQ(clp_pending(c), 1);
+    for (int i = 0; i < 3; i++) {
+        v = read_msg(c, &m);
+        CHECK(v && json_is_string(json_object_get(v, "event")));
+        CHECK_EQ(json_integer_value(json_object_get(v, "n")), i);
+        clp_msg_free(&m);
+    }
+    CHECK(next_id_is(c, "\"after\""));
+    CHECK(ping_ok(c)); /* clp_request works again once the raw answers are read */
+
+    current = "raw: sends are not limited by max_message";
+    size_t big = 70000;
+    char *line = malloc(big + 1);
+    int k = snprintf(line, 64, "{\"id\":\"big\",\"cmd\":\"ping\",\"args\":{\"pad\":\"");
+    memset(line + k, 'a', big - (size_t)k - 3);
+    memcpy(line + big - 3, "\"}}", 3);
+    line[big] = '\n';
+    CHECK_EQ(clp_send_raw(c, line, big + 1), 0);
+    CHECK(next_id_is(c, "\"big\""));
+    /* the limit applies to what is received: a 70 KB echo back is skipped */
+    k = snprintf(line, 64, "{\"id\":\"bigecho\",\"cmd\":\"echo\",\"args\":{\"pad\":\"");
+    memset(line + k, 'a', big - (size_t)k - 3);
+    memcpy(line + big - 3, "\"}}", 3);
+    CHECK_EQ(clp_send_raw(c, line, big + 1), 0);
+    free(line);
+    CHECK_EQ(clp_read_message(c, 3000, &m), CLP_ETOOBIG);
+    clp_last_error(c, &code, NULL);
+    CHECK(code && !strcmp(code, "TOO_LARGE"));
+    CHECK_EQ(SEND_RAW(c, "{\"id\":\"next\",\"cmd\":\"ping\"}\n"), 0);
+    CHECK(next_id_is(c, "\"next\""));
+
+    current = "raw: bad lines from the server are skipped, nothing else is lost";
+    CHECK_EQ(SEND_RAW(c, "{\"id\":\"g\",\"cmd\":\"garbage\"}\n"), 0);
+    CHECK_EQ(clp_read_message(c, 3000, &m), CLP_EPROTO);
+    clp_last_error(c, &code, NULL);
+    CHECK(code && !strcmp(code, "PROTOCOL"));
+    CHECK(next_id_is(c, "\"g\"")); /* the real answer: not dropped, nothing was abandoned */
+    CHECK_EQ(SEND_RAW(c, "{\"id\":\"bf\",\"cmd\":\"badfd\"}\n{\"id\":\"p\",\"cmd\":\"ping\"}\n"), 0);
+    CHECK_EQ(clp_read_message(c, 3000, &m), CLP_EFD);
+    CHECK(next_id_is(c, "\"p\""));
+
+    current = "raw: FDs of a message";
+    CHECK_EQ(SEND_RAW(c, "{\"id\":\"fb\",\"cmd\":\"fdback\",\"args\":{\"text\":\"raw fd\"}}\n"), 0);
+    v = read_msg(c, &m);
+    CHECK_EQ(m.nfds, 1);
+    if (m.nfds == 1) {
+        char buf[16] = {0};
+        CHECK_EQ(pread(m.fds[0], buf, sizeof buf - 1, 0), 6);
+        CHECK(!strcmp(buf, "raw fd"));
+    }
+    clp_msg_free(&m); /* closes it */
+    CHECK_EQ(count_fds(), open_fds);
+
+    current = "raw: late answers to abandoned requests are dropped";
+    CHECK_EQ(clp_set_timeout(c, 100), 0);
+    args = json_pack("{s:i}", "ms", 300);
+    CHECK_EQ(clp_call(c, "slow", args, NULL), CLP_ETIMEDOUT);
+    json_decref(args);
+    CHECK_EQ(clp_set_timeout(c, 5000), 0);
+    CHECK_EQ(SEND_RAW(c, "{\"id\":\"late\",\"cmd\":\"ping\"}\n"), 0);
+    /* "slow" and the library's "cancel" are answered first; only "late" is returned */
+    CHECK(next_id_is(c, "\"late\""));
+    CHECK_EQ(clp_read_message(c, 50, &m), CLP_ETIMEDOUT);
+
+    current = "raw: close";
+    CHECK_EQ(SEND_RAW(c, "{\"id\":\"bye\",\"cmd\":\"close\"}\n"), 0);
+    v = read_msg(c, &m); /* the event before the close; the half response after it is lost */
+    CHECK(str_is(json_object_get(v, "event"), "bye"));
+    clp_msg_free(&m);
+    CHECK_EQ(clp_read_message(c, 3000, &m), CLP_ECLOSED);
+    clp_last_error(c, &code, NULL);
+    CHECK(code && !strcmp(code, "CLOSED"));
+    CHECK_EQ(clp_read_message(c, 0, &m), CLP_ECLOSED);
+    CHECK_EQ(SEND_RAW(c, "{\"cmd\":\"ping\"}\n"), CLP_ECLOSED);
+    clp_close(c);
+
+    current = "raw: shut down sending, read to the end";
+    c = connect_ok();
+    CHECK_EQ(clp_shutdown_send(NULL), CLP_EARG);
+    CHECK_EQ(SEND_RAW(c, "{\"id\":\"s1\",\"cmd\":\"ping\"}\n{\"id\":\"s2\",\"cmd\":\"emit\","
+                         "\"args\":{\"count\":1}}\n"),
+             0);
+    CHECK_EQ(clp_shutdown_send(c), 0);
+    CHECK_EQ(clp_shutdown_send(c), 0); /* again: nothing more to do */
+    CHECK_EQ(SEND_RAW(c, "{\"cmd\":\"ping\"}\n"), CLP_ECLOSED);
+    clp_last_error(c, &code, NULL);
+    CHECK(code && !strcmp(code, "CLOSED"));
+    CHECK_EQ(clp_call(c, "ping", NULL, NULL), CLP_ECLOSED);
+    CHECK(next_id_is(c, "\"s1\"")); /* what was sent before is still answered and readable */
+    v = read_msg(c, &m);
+    CHECK(str_is(json_object_get(v, "event"), "tick"));
+    clp_msg_free(&m);
+    CHECK(next_id_is(c, "\"s2\""));
+    CHECK_EQ(clp_read_message(c, 3000, &m), CLP_ECLOSED); /* the server saw the end and closed */
+    CHECK_EQ(clp_shutdown_send(c), 0);
+    clp_close(c);
+    c = connect_ok();
+    CHECK_EQ(SEND_RAW(c, "{\"cmd\":\"close\"}\n"), 0);
+    v = read_msg(c, &m);
+    clp_msg_free(&m);
+    CHECK_EQ(clp_read_message(c, 3000, &m), CLP_ECLOSED);
+    CHECK_EQ(clp_shutdown_send(c), CLP_ECLOSED); /* closed already */
+    clp_close(c);
+    CHECK_EQ(count_fds(), open_fds - 1); /* open_fds was counted with one client open */
+
+    current = "raw: send to a peer that is gone";
+    c = connect_ok();
+    CHECK_EQ(SEND_RAW(c, "{\"cmd\":\"close\"}\n"), 0);
+    struct pollfd p = {.fd = clp_fd(c), .events = POLLIN};
+    int64_t until = now_ms() + 3000; /* POLLIN comes at once (unread data): wait for POLLHUP */
+    while (!(p.revents & POLLHUP) && now_ms() < until) {
+        poll(&p, 1, 10);
+        if (!(p.revents & POLLHUP)) usleep(1000);
+    }
+    CHECK(p.revents & POLLHUP);
+    CHECK_EQ(SEND_RAW(c, "{\"cmd\":\"ping\"}\n"), CLP_ECLOSED);
+    clp_last_error(c, &code, NULL);
+    CHECK(code && !strcmp(code, "CLOSED"));
+    CHECK_EQ(clp_read_message(c, 0, &m), CLP_ECLOSED);
+    clp_close(c);
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: %s PATH_TO_TEST_SERVER\n", argv[0]);
@@ -678,6 +916,7 @@ int main(int argc, char **argv) {
     test_fd_receive(c);
     clp_close(c);
     test_bad_server();
+    test_raw();
     stop_server();
     current = "fd leak";
     CHECK_EQ(count_fds(), fds_before);
