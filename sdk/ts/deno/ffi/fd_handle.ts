@@ -11,7 +11,7 @@ import { libc } from "./libc.ts";
  * An owned descriptor. `close()` calls libc `close` once (idempotent); `take()` hands the number
  * over without closing it; `fd` throws a `TypeError` once the handle is closed or taken.
  *
- * ```ts
+ * ```ts ignore
  * using handle = new LibcFdHandle(fd);
  * doSomething(handle.fd);
  * ```

@@ -3,7 +3,7 @@
  * descriptor held by an {@linkcode FdHandle}. Typical use: create a buffer, fill it, pass it with a
  * request; or read the contents of a descriptor received in a response.
  *
- * ```ts
+ * ```ts ignore
  * using buf = createMemfd("frame", 4096);
  * writeFd(buf, new TextEncoder().encode("hello"));
  * await connection.write(line, [buf.fd]);

@@ -2,7 +2,7 @@
  * FD-capable Deno transport for ports v0: Unix stream sockets owned through libc (FFI), with
  * SCM_RIGHTS descriptor passing, driven by one epoll reactor per process.
  *
- * ```ts
+ * ```ts ignore
  * import { ffiPlatform, createMemfd, writeFd } from "./mod.ts";
  * const connection = await ffiPlatform.connect("@copperline/compositord");
  * using buffer = createMemfd("frame", 4096);
