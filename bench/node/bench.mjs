@@ -55,15 +55,6 @@ function server(mode) {
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-/** Runs `fn` REPEATS times after a warm-up and returns the median (of each field, for objects). */
-async function best(fn) {
-  await fn();
-  const r = [];
-  for (let i = 0; i < REPEATS; i++) r.push(await fn());
-  if (typeof r[0] === "number") return median(r);
-  return Object.fromEntries(Object.keys(r[0]).map((k) => [k, median(r.map((x) => x[k]))]));
-}
-
 /** One call at a time: the median and the mean µs per call (the VM's scheduling tails move the mean). */
 async function roundTrip(call) {
   const times = new Float64Array(ROUNDS);
@@ -157,23 +148,47 @@ async function sdkClient(path, fdPassing) {
   };
 }
 
-async function measure(name, mode, connect) {
-  const path = await server(mode);
-  const client = await connect(path);
-  const check = await client.call("echo", { text: "check", n: 7 });
-  if (check.text !== "check" || check.n !== 7) throw new Error(`${name}: wrong answer ${JSON.stringify(check)}`);
-  const rt = await best(() => roundTrip((i) => client.call("echo", { text: "ping", n: i })));
-  const tput = await best(() => pipelined((i) => client.call("echo", { text: "ping", n: i })));
-  client.close();
-  return { name, rtUs: rt.median, rtMeanUs: rt.mean, tput };
+/**
+ * Starts every server and client, then measures them interleaved — REPEATS rounds, each round
+ * every transport once (round trip, then pipelined) — so that load from other processes hits
+ * them alike; the result per transport is the median over the rounds.
+ */
+async function measureAll(specs) {
+  const subjects = [];
+  for (const [name, mode, connect] of specs) {
+    const client = await connect(await server(mode));
+    const check = await client.call("echo", { text: "check", n: 7 });
+    if (check.text !== "check" || check.n !== 7) throw new Error(`${name}: wrong answer ${JSON.stringify(check)}`);
+    subjects.push({ name, client, rt: [], tput: [] });
+  }
+  for (let round = -1; round < REPEATS; round++) { // round -1 warms up
+    for (const s of subjects) {
+      const call = (i) => s.client.call("echo", { text: "ping", n: i });
+      const rt = await roundTrip(call);
+      const tput = await pipelined(call);
+      if (round >= 0) {
+        s.rt.push(rt);
+        s.tput.push(tput);
+      }
+    }
+  }
+  for (const s of subjects) s.client.close();
+  return subjects.map((s) => ({
+    name: s.name,
+    rtUs: median(s.rt.map((r) => r.median)),
+    rtMeanUs: median(s.rt.map((r) => r.mean)),
+    tput: median(s.tput),
+  }));
 }
 
-const results = [];
+let results;
 try {
-  results.push(await measure("raw node:net NDJSON (no SDK)", "raw", rawClient));
-  results.push(await measure("@copperline/ports client → Node stub (node:net)", "stub", (p) => sdkClient(p, false)));
-  results.push(await measure("@copperline/ports client → Node stub (node-ffi, FD-capable)", "stub-fd", (p) => sdkClient(p, true)));
-  results.push(await measure("vscode-jsonrpc 10 (Content-Length framing)", "jsonrpc", jsonrpcClient));
+  results = await measureAll([
+    ["raw node:net NDJSON (no SDK)", "raw", rawClient],
+    ["@copperline/ports client → Node stub (node:net)", "stub", (p) => sdkClient(p, false)],
+    ["@copperline/ports client → Node stub (node-ffi, FD-capable)", "stub-fd", (p) => sdkClient(p, true)],
+    ["vscode-jsonrpc 10 (Content-Length framing)", "jsonrpc", jsonrpcClient],
+  ]);
 } finally {
   for (const c of children) c.kill("SIGTERM");
   rmSync(dir, { recursive: true, force: true });
@@ -197,7 +212,7 @@ if (values.json) {
   console.log(JSON.stringify({ node: process.version, rounds: ROUNDS, pipelined: PIPELINED, window: WINDOW, repeats: REPEATS, rows, targets }, null, 2));
 } else {
   const f = (x, d = 1) => x.toFixed(d);
-  console.log(`Node ${process.version}, Unix sockets, servers in child processes; median of ${REPEATS} runs`);
+  console.log(`Node ${process.version}, Unix sockets, servers in child processes; median of ${REPEATS} interleaved rounds`);
   console.log(`round trip: ${ROUNDS} sequential echo calls; pipelined: ${PIPELINED} calls, ${WINDOW} in flight\n`);
   const head = ["transport", "round trip µs (median)", "(mean)", "× jsonrpc", "× raw", "pipelined calls/s", "× jsonrpc", "× raw"];
   const table = rows.map((r) => [
