@@ -389,11 +389,11 @@ export class FfiConnection implements Connection {
         const e = -n;
         if (e === EINTR) continue;
         if (e === EAGAIN) return;
-        this.#teardown(errnoError(e, "Cannot read from the connection"));
+        this.#teardown(errnoError(e, "Cannot read from the connection"), true);
         return;
       }
       if (n === 0) {
-        this.#teardown(undefined);
+        this.#teardown(undefined, true);
         return;
       }
       const chunk = io.readBuffer.slice(0, n);
@@ -437,7 +437,12 @@ export class FfiConnection implements Connection {
     }
   }
 
-  #teardown(error: Error | undefined): void {
+  /**
+   * Closes the socket and tells the sink. From the reactor's read path (`notifyNow`) the sink hears
+   * it at once, so the server ends that session (its subscriptions included) before the reactor
+   * serves another socket in the same dispatch; from user calls it hears it in a microtask.
+   */
+  #teardown(error: Error | undefined, notifyNow = false): void {
     if (this.#closed) return;
     this.#closed = true;
     this.#closeError = error;
@@ -450,7 +455,9 @@ export class FfiConnection implements Connection {
       const e = error ?? closedError();
       for (const w of queue) w.reject!(e);
     }
-    if (this.#started) queueMicrotask(() => this.#notifyClosed());
+    if (!this.#started) return;
+    if (notifyNow) this.#notifyClosed();
+    else queueMicrotask(() => this.#notifyClosed());
   }
 
   #notifyClosed(): void {
