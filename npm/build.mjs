@@ -16,7 +16,16 @@
  */
 
 import { execFileSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -53,8 +62,13 @@ function stage() {
   copyFileSync(join(ROOT, "npm/src/node_index.ts"), join(STAGE, "node/index.ts"));
   // portctl (tools/portctl.ts runs on Node too): staged as tools/portctl.ts with its imports of
   // ../sdk/ts/ pointing at the package root; bin/portctl.js (written after tsc) runs its main().
-  const portctl = readFileSync(join(ROOT, "tools/portctl.ts"), "utf8").replaceAll('"../sdk/ts/', '"../');
-  if (portctl.includes("sdk/ts/")) throw new Error("tools/portctl.ts: an import of sdk/ts was not rewritten");
+  const portctl = readFileSync(join(ROOT, "tools/portctl.ts"), "utf8").replaceAll(
+    '"../sdk/ts/',
+    '"../',
+  );
+  if (portctl.includes("sdk/ts/")) {
+    throw new Error("tools/portctl.ts: an import of sdk/ts was not rewritten");
+  }
   mkdirSync(join(STAGE, "tools"), { recursive: true });
   writeFileSync(join(STAGE, "tools/portctl.ts"), portctl);
 }
@@ -136,11 +150,15 @@ function packageJson(svcs) {
 
 function readme(svcs) {
   const rows = svcs.map((s) =>
-    `| \`${NAME}/services/${s}\` | \`${pascal(s)}Client\`, its types | \`${NAME}/services/${s}/server\` | \`${pascal(s)}Server\`, \`${pascal(s)}Handlers\` |`
+    `| \`${NAME}/services/${s}\` | \`${
+      pascal(s)
+    }Client\`, its types | \`${NAME}/services/${s}/server\` | \`${pascal(s)}Server\`, \`${
+      pascal(s)
+    }Handlers\` |`
   ).join("\n");
   return readFileSync(join(ROOT, "npm/README.md"), "utf8")
     .replaceAll("{{VERSION}}", VERSION)
-    .replace("{{SERVICES}}", rows);
+    .replace(/^.*\{\{SERVICES\}\}.*$/m, rows);
 }
 
 const pascal = (s) => s.split(/[-_]/).map((p) => p[0].toUpperCase() + p.slice(1)).join("");
@@ -155,13 +173,18 @@ export function build() {
   writeFileSync(join(OUT, "README.md"), readme(svcs));
   console.log(
     `built ${NAME}@${VERSION} in ${relative(process.cwd(), OUT) || "."} ` +
-      `(${svcs.length} services: ${svcs.join(", ")}; ${((performance.now() - t0) / 1000).toFixed(1)} s)`,
+      `(${svcs.length} services: ${svcs.join(", ")}; ${
+        ((performance.now() - t0) / 1000).toFixed(1)
+      } s)`,
   );
   return OUT;
 }
 
 export function pack(into = join(ROOT, "dist")) {
-  const out = execFileSync("npm", ["pack", "--silent", "--pack-destination", into], { cwd: OUT, encoding: "utf8" });
+  const out = execFileSync("npm", ["pack", "--silent", "--pack-destination", into], {
+    cwd: OUT,
+    encoding: "utf8",
+  });
   const file = out.trim().split("\n").pop();
   return join(into, file);
 }

@@ -27,7 +27,9 @@ if (!existsSync(join(LIB, "echo_node.js")) || !existsSync(join(ROOT, "dist/npm/p
   process.exit(2);
 }
 
-const { values } = parseArgs({ options: { quick: { type: "boolean" }, json: { type: "boolean" } } });
+const { values } = parseArgs({
+  options: { quick: { type: "boolean" }, json: { type: "boolean" } },
+});
 const quick = values.quick ?? false;
 const ROUNDS = quick ? 2_000 : 10_000;
 const PIPELINED = quick ? 10_000 : 50_000;
@@ -39,7 +41,11 @@ const children = [];
 
 function server(mode) {
   const path = join(dir, `${mode}.sock`);
-  const child = spawn(process.execPath, [fileURLToPath(new URL("./server.mjs", import.meta.url)), mode, path], {
+  const child = spawn(process.execPath, [
+    fileURLToPath(new URL("./server.mjs", import.meta.url)),
+    mode,
+    path,
+  ], {
     stdio: ["ignore", "pipe", "inherit"],
   });
   children.push(child);
@@ -127,7 +133,10 @@ async function jsonrpcClient(path) {
   const rpc = rpcModule.default ?? rpcModule;
   const socket = net.createConnection({ path });
   await new Promise((resolve, reject) => socket.once("connect", resolve).once("error", reject));
-  const conn = rpc.createMessageConnection(new rpc.StreamMessageReader(socket), new rpc.StreamMessageWriter(socket));
+  const conn = rpc.createMessageConnection(
+    new rpc.StreamMessageReader(socket),
+    new rpc.StreamMessageWriter(socket),
+  );
   conn.listen();
   return {
     call: (cmd, args) => conn.sendRequest(cmd, args),
@@ -158,7 +167,9 @@ async function measureAll(specs) {
   for (const [name, mode, connect] of specs) {
     const client = await connect(await server(mode));
     const check = await client.call("echo", { text: "check", n: 7 });
-    if (check.text !== "check" || check.n !== 7) throw new Error(`${name}: wrong answer ${JSON.stringify(check)}`);
+    if (check.text !== "check" || check.n !== 7) {
+      throw new Error(`${name}: wrong answer ${JSON.stringify(check)}`);
+    }
     subjects.push({ name, client, rt: [], tput: [] });
   }
   for (let round = -1; round < REPEATS; round++) { // round -1 warms up
@@ -186,7 +197,11 @@ try {
   results = await measureAll([
     ["raw node:net NDJSON (no SDK)", "raw", rawClient],
     ["@copperline/ports client → Node stub (node:net)", "stub", (p) => sdkClient(p, false)],
-    ["@copperline/ports client → Node stub (node-ffi, FD-capable)", "stub-fd", (p) => sdkClient(p, true)],
+    [
+      "@copperline/ports client → Node stub (node-ffi, FD-capable)",
+      "stub-fd",
+      (p) => sdkClient(p, true),
+    ],
     ["vscode-jsonrpc 10 (Content-Length framing)", "jsonrpc", jsonrpcClient],
   ]);
 } finally {
@@ -209,12 +224,39 @@ const targets = [sdk, sdkFd].map((r) => ({
 }));
 
 if (values.json) {
-  console.log(JSON.stringify({ node: process.version, rounds: ROUNDS, pipelined: PIPELINED, window: WINDOW, repeats: REPEATS, rows, targets }, null, 2));
+  console.log(
+    JSON.stringify(
+      {
+        node: process.version,
+        rounds: ROUNDS,
+        pipelined: PIPELINED,
+        window: WINDOW,
+        repeats: REPEATS,
+        rows,
+        targets,
+      },
+      null,
+      2,
+    ),
+  );
 } else {
   const f = (x, d = 1) => x.toFixed(d);
-  console.log(`Node ${process.version}, Unix sockets, servers in child processes; median of ${REPEATS} interleaved rounds`);
-  console.log(`round trip: ${ROUNDS} sequential echo calls; pipelined: ${PIPELINED} calls, ${WINDOW} in flight\n`);
-  const head = ["transport", "round trip µs (median)", "(mean)", "× jsonrpc", "× raw", "pipelined calls/s", "× jsonrpc", "× raw"];
+  console.log(
+    `Node ${process.version}, Unix sockets, servers in child processes; median of ${REPEATS} interleaved rounds`,
+  );
+  console.log(
+    `round trip: ${ROUNDS} sequential echo calls; pipelined: ${PIPELINED} calls, ${WINDOW} in flight\n`,
+  );
+  const head = [
+    "transport",
+    "round trip µs (median)",
+    "(mean)",
+    "× jsonrpc",
+    "× raw",
+    "pipelined calls/s",
+    "× jsonrpc",
+    "× raw",
+  ];
   const table = rows.map((r) => [
     r.name,
     f(r.rtUs),
@@ -226,15 +268,30 @@ if (values.json) {
     f(r.tputVsRaw, 2),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...table.map((row) => row[i].length)));
-  const line = (cells) => "| " + cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(" | ") + " |";
+  const line = (cells) =>
+    "| " +
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(" | ") + " |";
   console.log(line(head));
-  console.log("|" + widths.map((w, i) => (i === 0 ? "-".repeat(w + 2) : "-".repeat(w + 1) + ":")).join("|") + "|");
+  console.log(
+    "|" + widths.map((w, i) => (i === 0 ? "-".repeat(w + 2) : "-".repeat(w + 1) + ":")).join("|") +
+      "|",
+  );
   for (const row of table) console.log(line(row));
-  console.log("\n(× jsonrpc, round trip: how many times faster the median call is than vscode-jsonrpc's; pipelined: throughput ratio)\n");
+  console.log(
+    "\n(× jsonrpc, round trip: how many times faster the median call is than vscode-jsonrpc's; pipelined: throughput ratio)\n",
+  );
   for (const t of targets) {
     console.log(`${t.name}:`);
-    console.log(`  round trip ≥ 2× vscode-jsonrpc: ${f(t.roundTrip.ratio, 2)}× — ${t.roundTrip.met ? "met" : "NOT met"}`);
-    console.log(`  pipelined ≥ 10× vscode-jsonrpc: ${f(t.pipelined.ratio, 2)}× — ${t.pipelined.met ? "met" : "NOT met"}`);
+    console.log(
+      `  round trip ≥ 2× vscode-jsonrpc: ${f(t.roundTrip.ratio, 2)}× — ${
+        t.roundTrip.met ? "met" : "NOT met"
+      }`,
+    );
+    console.log(
+      `  pipelined ≥ 10× vscode-jsonrpc: ${f(t.pipelined.ratio, 2)}× — ${
+        t.pipelined.met ? "met" : "NOT met"
+      }`,
+    );
   }
 }
 process.exit(0);

@@ -47,7 +47,10 @@ async function jsonrpcServer(path) {
   const rpc = rpcModule.default ?? rpcModule;
   return new Promise((resolve) => {
     const server = net.createServer((socket) => {
-      const conn = rpc.createMessageConnection(new rpc.StreamMessageReader(socket), new rpc.StreamMessageWriter(socket));
+      const conn = rpc.createMessageConnection(
+        new rpc.StreamMessageReader(socket),
+        new rpc.StreamMessageWriter(socket),
+      );
       conn.onRequest("echo", (params) => params);
       conn.onClose(() => conn.dispose());
       socket.on("error", () => {});

@@ -39,9 +39,15 @@ for (const [name, start] of servers) {
     test("ping and typed calls", async () => {
       const pong = await client.ping();
       assert.deepEqual({ ...pong }, { name: "echo", version: "1.2.0", protocol: 0 });
-      assert.deepEqual(await client.echo({ text: "héllo", n: 3, color: "red" }), { text: "héllo", n: 3, color: "red" });
+      assert.deepEqual(await client.echo({ text: "héllo", n: 3, color: "red" }), {
+        text: "héllo",
+        n: 3,
+        color: "red",
+      });
       assert.deepEqual(await client.add({ a: 40, b: 2 }), { sum: 42 });
-      const sums = await Promise.all(Array.from({ length: 300 }, (_, i) => client.add({ a: i, b: i })));
+      const sums = await Promise.all(
+        Array.from({ length: 300 }, (_, i) => client.add({ a: i, b: i })),
+      );
       assert.deepEqual(sums.map((s) => s.sum), Array.from({ length: 300 }, (_, i) => 2 * i));
       assert.equal(client.port.inFlight, 0);
     });
@@ -70,7 +76,10 @@ for (const [name, start] of servers) {
         assert.deepEqual(e.data, { path: "/text" });
         return true;
       });
-      await assert.rejects(client.port.request("ecko", {}), { name: "RemoteError", code: "BAD_CMD" });
+      await assert.rejects(client.port.request("ecko", {}), {
+        name: "RemoteError",
+        code: "BAD_CMD",
+      });
       await assert.rejects(client.port.request("unsubscribe", { sub: 77 }), { code: "NOT_FOUND" });
       // The connection is still usable after every error.
       assert.deepEqual(await client.echo({ text: "still here" }), { text: "still here" });
@@ -144,13 +153,18 @@ for (const [name, start] of servers) {
       const closed = createMemfd("closed");
       closed.close();
       // A closed handle is refused before anything is sent (a TypeError naming the handle).
-      await assert.rejects(async () => client.fdsum({ fd: closed }), (e) => {
-        assert.ok(e instanceof TypeError);
-        assert.match(e.message, /closed/);
-        return true;
-      });
+      await assert.rejects(
+        () => Promise.resolve().then(() => client.fdsum({ fd: closed })),
+        (e) => {
+          assert.ok(e instanceof TypeError);
+          assert.match(e.message, /closed/);
+          return true;
+        },
+      );
       await assert.rejects(client.port.request("fdsum", { fd: 3 }), { code: "BAD_ARG" });
-      await assert.rejects(client.port.request("fdsum", { fd: { fd_index: 0 } }), { code: "BAD_FD" });
+      await assert.rejects(client.port.request("fdsum", { fd: { fd_index: 0 } }), {
+        code: "BAD_FD",
+      });
       assert.deepEqual(await client.add({ a: 1, b: 1 }), { sum: 2 });
       assert.equal(await settleFds(base), base);
     });
@@ -168,8 +182,14 @@ for (const [name, start] of servers) {
     test("CLOSED: after close, and when the service goes away mid-call", async () => {
       const c = await EchoClient.connect(address);
       await c.close();
-      await assert.rejects(c.echo({ text: "x" }), (e) => e instanceof ClosedError && e.code === "CLOSED");
-      const pending = assert.rejects(client.slow({ ms: 10_000 }), (e) => e instanceof ClosedError && e.code === "CLOSED");
+      await assert.rejects(
+        c.echo({ text: "x" }),
+        (e) => e instanceof ClosedError && e.code === "CLOSED",
+      );
+      const pending = assert.rejects(
+        client.slow({ ms: 10_000 }),
+        (e) => e instanceof ClosedError && e.code === "CLOSED",
+      );
       await new Promise((r) => setTimeout(r, 50));
       service.child.kill("SIGKILL"); // the service crashes
       await pending;

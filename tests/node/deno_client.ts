@@ -37,16 +37,29 @@ async function rejects(p: Promise<unknown>, code: string): Promise<PortError> {
 const client = await EchoClient.connect(address);
 try {
   const pong = await client.ping();
-  check(pong.name === "echo" && pong.version === "1.2.0" && pong.protocol === 0, `ping ${JSON.stringify(pong)}`);
+  check(
+    pong.name === "echo" && pong.version === "1.2.0" && pong.protocol === 0,
+    `ping ${JSON.stringify(pong)}`,
+  );
   ok("ping");
 
-  check(same(await client.echo({ text: "from deno", n: 7, color: "blue" }), { text: "from deno", n: 7, color: "blue" }), "echo");
+  check(
+    same(await client.echo({ text: "from deno", n: 7, color: "blue" }), {
+      text: "from deno",
+      n: 7,
+      color: "blue",
+    }),
+    "echo",
+  );
   const sums = await Promise.all(Array.from({ length: 200 }, (_, i) => client.add({ a: i, b: 1 })));
   check(sums.every((s, i) => s.sum === i + 1), "200 pipelined adds");
   ok("typed calls");
 
   const teapot = await rejects(client.fail({ code: "TEAPOT" }), "TEAPOT");
-  check(teapot instanceof RemoteError && teapot.cmd === "fail" && teapot.message === "I am a teapot", "TEAPOT details");
+  check(
+    teapot instanceof RemoteError && teapot.cmd === "fail" && teapot.message === "I am a teapot",
+    "TEAPOT details",
+  );
   await rejects(client.fail({ code: "NOT_FOUND" }), "NOT_FOUND");
   const internal = await rejects(client.fail({ code: "INTERNAL" }), "INTERNAL");
   check(internal.message.includes("deliberate failure"), "INTERNAL message");
@@ -69,7 +82,10 @@ try {
     if (seen.length === 3) break;
   }
   check(same(seen, [1, 2, 3]), `events ${seen}`);
-  check(same(await client.emit({ count: 1, tag: "d" }), { emitted: 0 }), "unsubscribed after break");
+  check(
+    same(await client.emit({ count: 1, tag: "d" }), { emitted: 0 }),
+    "unsubscribed after break",
+  );
   ok("subscription");
 
   const base = fdCount();
@@ -78,7 +94,10 @@ try {
     const memfd = createMemfd(`deno-${i}`, 0);
     writeFd(memfd, bytes, 0);
     const expected = bytes.reduce((a, b) => a + b, 0);
-    check(same(await client.fdsum({ fd: memfd }), { sum: expected, size: bytes.length }), `fdsum ${i}`);
+    check(
+      same(await client.fdsum({ fd: memfd }), { sum: expected, size: bytes.length }),
+      `fdsum ${i}`,
+    );
     memfd.close();
     const text = `node made this for deno #${i}`;
     const { fd } = await client.fdmake({ text });
@@ -88,7 +107,10 @@ try {
   check(fdCount() === base, `descriptors leaked in the Deno client: ${base} → ${fdCount()}`);
   ok("descriptors");
 
-  check(same(await client.echo({ text: "still fine" }), { text: "still fine" }), "usable at the end");
+  check(
+    same(await client.echo({ text: "still fine" }), { text: "still fine" }),
+    "usable at the end",
+  );
   await client.close();
   console.log("done");
 } catch (e) {

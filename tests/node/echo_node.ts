@@ -34,7 +34,9 @@ export function echoHandlers(server: () => EchoServer): EchoHandlers {
     emit: ({ count, tag }) => {
       const s = server();
       let emitted = 0;
-      for (let i = 1; i <= count; i++) emitted += s.emit("tick", tag === undefined ? { n: i } : { n: i, tag });
+      for (let i = 1; i <= count; i++) {
+        emitted += s.emit("tick", tag === undefined ? { n: i } : { n: i, tag });
+      }
       return { emitted };
     },
     fdsum: ({ fd }) => {
@@ -60,9 +62,12 @@ export function echoHandlers(server: () => EchoServer): EchoHandlers {
  * @param address Socket path or `@abstract` name.
  * @param options Server options (caps, limits); handler failures are not logged unless `onError` is given.
  */
-export async function startNodeEcho(address: string, options: ServeOptions = {}): Promise<EchoServer> {
-  let server: EchoServer | undefined;
-  const handlers = echoHandlers(() => server!);
-  server = await EchoServer.serve(handlers, { onError: () => {}, ...options, address });
-  return server;
+export async function startNodeEcho(
+  address: string,
+  options: ServeOptions = {},
+): Promise<EchoServer> {
+  const ref: { server?: EchoServer } = {};
+  const handlers = echoHandlers(() => ref.server!);
+  ref.server = await EchoServer.serve(handlers, { onError: () => {}, ...options, address });
+  return ref.server;
 }

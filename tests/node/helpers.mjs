@@ -46,17 +46,25 @@ export async function settleFds(expected, ms = 2000) {
  * @param {{ marker?: string | ((out: string) => boolean), timeoutMs?: number, env?: object }} [options]
  */
 export function spawnReady(cmd, args, { marker = "ready", timeoutMs = 20_000, env } = {}) {
-  const child = spawn(cmd, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
+  const child = spawn(cmd, args, {
+    cwd: ROOT,
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, ...env },
+  });
   let out = "", err = "";
   child.stderr.on("data", (d) => (err += d));
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
-      reject(new Error(`${cmd} ${args.join(" ")}: no "${marker}" within ${timeoutMs} ms\n${out}${err}`));
+      reject(
+        new Error(`${cmd} ${args.join(" ")}: no "${marker}" within ${timeoutMs} ms\n${out}${err}`),
+      );
     }, timeoutMs);
     child.stdout.on("data", (d) => {
       out += d;
-      const seen = typeof marker === "function" ? marker(out) : out.split("\n").some((l) => l.startsWith(marker));
+      const seen = typeof marker === "function"
+        ? marker(out)
+        : out.split("\n").some((l) => l.startsWith(marker));
       if (seen) {
         clearTimeout(timer);
         resolve({ child, output: () => out, stop: () => stopChild(child) });
@@ -64,7 +72,9 @@ export function spawnReady(cmd, args, { marker = "ready", timeoutMs = 20_000, en
     });
     child.on("exit", (code) => {
       clearTimeout(timer);
-      reject(new Error(`${cmd} ${args.join(" ")} exited (${code}) before "${marker}"\n${out}${err}`));
+      reject(
+        new Error(`${cmd} ${args.join(" ")} exited (${code}) before "${marker}"\n${out}${err}`),
+      );
     });
   });
 }
@@ -83,14 +93,20 @@ export function stopChild(child) {
 }
 
 /** The Deno echo service (tests/echo_main.ts) on `address`. */
-export const startDenoEcho = (address, ...flags) => spawnReady(DENO, ["run", "-A", join(ROOT, "tests/echo_main.ts"), address, ...flags]);
+export const startDenoEcho = (address, ...flags) =>
+  spawnReady(DENO, ["run", "-A", join(ROOT, "tests/echo_main.ts"), address, ...flags]);
 
 /** The Node echo stub (tests/node/echo_node_main.ts, compiled) in a child process on `address`. */
-export const startNodeEchoChild = (address, ...flags) => spawnReady(process.execPath, [join(LIB, "echo_node_main.js"), address, ...flags]);
+export const startNodeEchoChild = (address, ...flags) =>
+  spawnReady(process.execPath, [join(LIB, "echo_node_main.js"), address, ...flags]);
 
 /** Runs a program to completion; resolves with its exit code and output. */
 export function run(cmd, args, { timeoutMs = 30_000, env, cwd = ROOT } = {}) {
-  const child = spawn(cmd, args, { cwd, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
+  const child = spawn(cmd, args, {
+    cwd,
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, ...env },
+  });
   let stdout = "", stderr = "";
   child.stdout.on("data", (d) => (stdout += d));
   child.stderr.on("data", (d) => (stderr += d));
@@ -166,7 +182,9 @@ export async function rawNet(address) {
   socket.on("error", () => reader.end());
   return {
     send(line) {
-      const bytes = typeof line === "string" ? Buffer.from(line) : Buffer.from(line.buffer, line.byteOffset, line.byteLength);
+      const bytes = typeof line === "string"
+        ? Buffer.from(line)
+        : Buffer.from(line.buffer, line.byteOffset, line.byteLength);
       socket.write(Buffer.concat([bytes, Buffer.from("\n")]));
     },
     writeRaw(bytes) {

@@ -24,43 +24,65 @@ const DIR = join(ROOT, "build/node-pkg-tests");
 const PKG = join(ROOT, "dist/npm");
 
 export function prepare() {
-  if (!existsSync(join(PKG, "package.json"))) throw new Error("dist/npm is not built: run node npm/build.mjs");
+  if (!existsSync(join(PKG, "package.json"))) {
+    throw new Error("dist/npm is not built: run node npm/build.mjs");
+  }
   rmSync(DIR, { recursive: true, force: true });
   mkdirSync(join(DIR, "node_modules/@copperline"), { recursive: true });
   mkdirSync(join(DIR, "src"), { recursive: true });
   symlinkSync(PKG, join(DIR, "node_modules/@copperline/ports"), "dir");
   execFileSync(join(ROOT, "node_modules/.bin/deno"), [
-    "run", "-A", "--quiet", join(ROOT, "codegen/cli.ts"), "generate",
-    "--schemas", join(ROOT, "tests/schemas/echo.json"),
-    "--out-ts", join(DIR, "src"),
-    "--targets", "ts",
-    "--runtime", "@copperline/ports",
+    "run",
+    "-A",
+    "--quiet",
+    join(ROOT, "codegen/cli.ts"),
+    "generate",
+    "--schemas",
+    join(ROOT, "tests/schemas/echo.json"),
+    "--out-ts",
+    join(DIR, "src"),
+    "--targets",
+    "ts",
+    "--runtime",
+    "@copperline/ports",
   ], { cwd: ROOT, stdio: ["ignore", "ignore", "inherit"] });
   copyFileSync(join(ROOT, "tests/wire/cases.ts"), join(DIR, "src/wire_cases.ts"));
-  for (const f of ["echo_node.ts", "echo_node_main.ts"]) copyFileSync(join(ROOT, "tests/node", f), join(DIR, "src", f));
-  writeFileSync(join(DIR, "package.json"), JSON.stringify({ name: "node-pkg-tests", private: true, type: "module" }));
+  for (const f of ["echo_node.ts", "echo_node_main.ts"]) {
+    copyFileSync(join(ROOT, "tests/node", f), join(DIR, "src", f));
+  }
+  writeFileSync(
+    join(DIR, "package.json"),
+    JSON.stringify({ name: "node-pkg-tests", private: true, type: "module" }),
+  );
   writeFileSync(
     join(DIR, "tsconfig.json"),
-    JSON.stringify({
-      compilerOptions: {
-        target: "es2022",
-        lib: ["es2023", "esnext.disposable"],
-        module: "nodenext",
-        moduleResolution: "nodenext",
-        rootDir: "src",
-        outDir: "lib",
-        rewriteRelativeImportExtensions: true,
-        declaration: false,
-        strict: true,
-        skipLibCheck: false,
-        types: ["node"],
-        typeRoots: [join(ROOT, "node_modules/@types")],
+    JSON.stringify(
+      {
+        compilerOptions: {
+          target: "es2022",
+          lib: ["es2023", "esnext.disposable"],
+          module: "nodenext",
+          moduleResolution: "nodenext",
+          rootDir: "src",
+          outDir: "lib",
+          rewriteRelativeImportExtensions: true,
+          declaration: false,
+          strict: true,
+          skipLibCheck: false,
+          types: ["node"],
+          typeRoots: [join(ROOT, "node_modules/@types")],
+        },
+        include: ["src/**/*.ts"],
       },
-      include: ["src/**/*.ts"],
-    }, null, 2),
+      null,
+      2,
+    ),
   );
   try {
-    execFileSync(join(ROOT, "node_modules/.bin/tsc"), ["-p", join(DIR, "tsconfig.json")], { cwd: DIR, stdio: "inherit" });
+    execFileSync(join(ROOT, "node_modules/.bin/tsc"), ["-p", join(DIR, "tsconfig.json")], {
+      cwd: DIR,
+      stdio: "inherit",
+    });
   } catch {
     throw new Error("tsc failed on the generated echo service (see above)");
   }

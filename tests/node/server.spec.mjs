@@ -12,7 +12,18 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { RemoteError } from "../../dist/npm/mod.js";
 import { createMemfd, nodeFfiPlatform, readFd, writeFd } from "../../dist/npm/node/index.js";
-import { DENO, fdCount, LIB, rawFfi, rawNet, ROOT, run, settleFds, sleep, tempDir } from "./helpers.mjs";
+import {
+  DENO,
+  fdCount,
+  LIB,
+  rawFfi,
+  rawNet,
+  ROOT,
+  run,
+  settleFds,
+  sleep,
+  tempDir,
+} from "./helpers.mjs";
 
 const { EchoClient } = await import(join(LIB, "echo.js"));
 const { startNodeEcho } = await import(join(LIB, "echo_node.js"));
@@ -33,9 +44,13 @@ describe("Node-served echo stub", () => {
 
   test("a Deno client: typed calls, errors, deadline, subscription, descriptors both ways", async () => {
     const before = fdCount();
-    const r = await run(DENO, ["run", "-A", join(ROOT, "tests/node/deno_client.ts"), address], { timeoutMs: 60_000 });
+    const r = await run(DENO, ["run", "-A", join(ROOT, "tests/node/deno_client.ts"), address], {
+      timeoutMs: 60_000,
+    });
     assert.equal(r.code, 0, `deno client failed:\n${r.stdout}\n${r.stderr}`);
-    for (const check of ["ping", "typed calls", "errors", "deadline", "subscription", "descriptors"]) {
+    for (
+      const check of ["ping", "typed calls", "errors", "deadline", "subscription", "descriptors"]
+    ) {
       assert.ok(r.stdout.includes(`ok ${check}\n`), `missing "ok ${check}" in\n${r.stdout}`);
     }
     assert.match(r.stdout, /\ndone\n$/);
@@ -54,7 +69,10 @@ describe("Node-served echo stub", () => {
     const { fd } = await client.fdmake({ text: "node to node" });
     assert.equal(new TextDecoder().decode(readFd(fd, 12)), "node to node");
     fd.close();
-    await assert.rejects(client.fail({ code: "TEAPOT" }), (e) => e instanceof RemoteError && e.code === "TEAPOT");
+    await assert.rejects(
+      client.fail({ code: "TEAPOT" }),
+      (e) => e instanceof RemoteError && e.code === "TEAPOT",
+    );
     await client.close();
     assert.equal(await settleFds(before), before);
   });
@@ -67,7 +85,13 @@ describe("Node-served echo stub", () => {
     c.send("x".repeat(70_000));
     c.send('{"id":2,"cmd":"echo","args":{"text":"after"}}');
     const got = await c.next(5);
-    assert.deepEqual(got.map((m) => m.error?.code ?? "ok"), ["BAD_FRAME", "BAD_FRAME", "BAD_FRAME", "TOO_LARGE", "ok"]);
+    assert.deepEqual(got.map((m) => m.error?.code ?? "ok"), [
+      "BAD_FRAME",
+      "BAD_FRAME",
+      "BAD_FRAME",
+      "TOO_LARGE",
+      "ok",
+    ]);
     assert.deepEqual(got[4], { ok: true, id: 2, result: { text: "after" } });
     // 1 MiB without a newline is discarded without buffering, then the line after it is served.
     c.writeRaw(Buffer.alloc(1 << 20, 0x61));
@@ -114,7 +138,10 @@ describe("Node-served echo stub", () => {
     assert.match(r[4].error.message, /fd_index 4 is out of range/);
     // More descriptors than one message may carry (16); they are all dropped, the next line is fine.
     r = await one([
-      ['{"id":5,"cmd":"fdsum","fds":17,"args":{"fd":{"fd_index":0}}}', memfds.slice(5, 22).map((h) => h.fd)],
+      [
+        '{"id":5,"cmd":"fdsum","fds":17,"args":{"fd":{"fd_index":0}}}',
+        memfds.slice(5, 22).map((h) => h.fd),
+      ],
       ['{"id":6,"cmd":"fdsum","fds":1,"args":{"fd":{"fd_index":0}}}', [fd(22)]],
     ]);
     assert.equal(r[5].error.code, "BAD_FD");
@@ -124,7 +151,10 @@ describe("Node-served echo stub", () => {
     // line is BAD_FD (queue out of step, emptied) and the one after it is served with its own.
     const lines = [];
     for (let k = 0; k < 5; k++) {
-      lines.push([`{"id":${10 + k},"cmd":"echo","args":{"text":"q${k}"}}`, memfds.slice(23 + 14 * k, 37 + 14 * k).map((h) => h.fd)]);
+      lines.push([
+        `{"id":${10 + k},"cmd":"echo","args":{"text":"q${k}"}}`,
+        memfds.slice(23 + 14 * k, 37 + 14 * k).map((h) => h.fd),
+      ]);
     }
     lines.push(['{"id":20,"cmd":"fdsum","fds":1,"args":{"fd":{"fd_index":0}}}', [fd(88)]]);
     lines.push(['{"id":21,"cmd":"fdsum","fds":1,"args":{"fd":{"fd_index":0}}}', [fd(89)]]);
@@ -165,6 +195,9 @@ describe("Node-served echo stub", () => {
   test("after all of the above the process holds what it held right after listening", async () => {
     assert.equal(await settleFds(listening), listening);
     // Listening took a socket (and the FFI reactor's epoll + eventfd): a handful at most.
-    assert.ok(listening - base >= 1 && listening - base <= 4, `listening took ${listening - base} descriptors`);
+    assert.ok(
+      listening - base >= 1 && listening - base <= 4,
+      `listening took ${listening - base} descriptors`,
+    );
   });
 });

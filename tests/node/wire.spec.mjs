@@ -18,7 +18,9 @@ const cases = parseCases(readFileSync(join(ROOT, "tests/wire/echo.cases"), "utf8
 
 test("the golden cases parse, each expects something", () => {
   assert.ok(cases.length >= 30, `only ${cases.length} cases`);
-  for (const c of cases) assert.ok(c.steps.some((s) => "expect" in s), `case "${c.name}" expects nothing`);
+  for (const c of cases) {
+    assert.ok(c.steps.some((s) => "expect" in s), `case "${c.name}" expects nothing`);
+  }
   // The matcher is strict: a wrong value and an extra key are both reported.
   assert.match(mismatch({ ok: true, id: 1 }, { ok: true, id: 2 }), /\/id: expected 1, got 2/);
   assert.match(mismatch({ ok: true }, { ok: true, x: 1 }), /\/x: unexpected/);
@@ -56,7 +58,11 @@ for (const [name, start] of targets) {
           for (const s of c.steps) if ("send" in s) conn.send(s.send);
           const expected = c.steps.filter((s) => "expect" in s).map((s) => s.expect);
           const got = await conn.next(expected.length, 5000);
-          assert.equal(got.length, expected.length, `expected ${expected.length} messages, got ${JSON.stringify(got)}`);
+          assert.equal(
+            got.length,
+            expected.length,
+            `expected ${expected.length} messages, got ${JSON.stringify(got)}`,
+          );
           expected.forEach((e, i) => {
             const m = mismatch(e, got[i]);
             assert.equal(m, undefined, `message ${i + 1}: ${m}\n  got ${JSON.stringify(got[i])}`);

@@ -15,7 +15,13 @@ const pong = await copperd.ping();
 check(pong.name === "copperd" && pong.protocol === 0, JSON.stringify(pong));
 console.log(`ping ${pong.name} ${pong.version}`);
 const { id } = await copperd.load({
-  program: { version: 1, program: [{ label: "top" }, { op: "WAIT", vsync: true }, { op: "IRQ", tag: "pkg" }, { op: "JUMP", label: "top" }] },
+  program: {
+    version: 1,
+    program: [{ label: "top" }, { op: "WAIT", vsync: true }, { op: "IRQ", tag: "pkg" }, {
+      op: "JUMP",
+      label: "top",
+    }],
+  },
 });
 check(Number.isInteger(id) && id > 0, `load id ${id}`);
 console.log(`load ${id}`);
@@ -45,7 +51,14 @@ const layer = await comp.createLayer();
 const pixels = new Uint8Array(8 * 8 * 4).fill(7);
 const buf = createMemfd("pkg-sprite", pixels.length);
 writeFd(buf, pixels, 0);
-const bound = await comp.bindDmabuf({ id: layer.id, fd: buf, w: 8, h: 8, format: "RGBA8", stride: 32 });
+const bound = await comp.bindDmabuf({
+  id: layer.id,
+  fd: buf,
+  w: 8,
+  h: 8,
+  format: "RGBA8",
+  stride: 32,
+});
 buf.close();
 check(bound.bytes === pixels.length, JSON.stringify(bound));
 console.log(`bind_dmabuf ${bound.bytes}`);

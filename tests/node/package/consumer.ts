@@ -1,10 +1,17 @@
 // Type-checked (tsc --noEmit, module/moduleResolution nodenext) in a scratch project that installed
 // the packed @copperline/ports tarball: the package's types resolve by name through its exports
 // map, and they are strict (each @ts-expect-error below must be an error, or tsc fails).
-import { connect, type FdHandle, PortClient, PortError, RemoteError, type Subscription } from "@copperline/ports";
+import {
+  connect,
+  type FdHandle,
+  PortClient,
+  PortError,
+  RemoteError,
+  type Subscription,
+} from "@copperline/ports";
 import { createMemfd, fdSize, nodeFfiPlatform, readFd } from "@copperline/ports/node";
 import { CopperdClient, type IrqEvent, type LoadArgs } from "@copperline/ports/services/copperd";
-import { CopperdServer, type CopperdHandlers } from "@copperline/ports/services/copperd/server";
+import { type CopperdHandlers, CopperdServer } from "@copperline/ports/services/copperd/server";
 import { ucs2length } from "@copperline/ports/validator-runtime";
 
 export async function main(address: string): Promise<number> {
@@ -38,4 +45,5 @@ export async function main(address: string): Promise<number> {
 }
 
 export type AnySub = Subscription<unknown>;
-export const handlersType = (h: CopperdHandlers) => CopperdServer.serve(h, { address: "/tmp/x.sock" });
+export const handlersType = (h: CopperdHandlers) =>
+  CopperdServer.serve(h, { address: "/tmp/x.sock" });
