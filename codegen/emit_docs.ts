@@ -222,6 +222,14 @@ function commandSection(m: ServiceModel, c: CommandModel, p: string[]): void {
     facts.push(
       `- **File descriptors:** in the ${where} (SCM_RIGHTS; needs an FD-capable transport)`,
     );
+    if (c.argsFds) {
+      facts.push(
+        "- **Ownership (arguments):** the caller lends its descriptors and still closes them; the service owns the copies it receives and closes them when the handler returns unless it keeps them",
+      );
+    }
+    if (c.resultFds) {
+      facts.push("- **Ownership (result):** descriptors in the result belong to the caller, who must close them");
+    }
   }
   p.push(...facts, "");
   p.push("**Arguments**", "");
@@ -254,7 +262,9 @@ function eventSection(m: ServiceModel, e: EventModel, p: string[]): void {
   p.push(e.description, "");
   p.push(`- **Filters:** ${e.filters.length ? e.filters.map(code).join(", ") : "none"}`);
   if (e.since) p.push(`- **Since:** ${e.since}`);
-  if (e.fds) p.push("- **File descriptors:** in the payload (SCM_RIGHTS)");
+  if (e.fds) {
+    p.push("- **File descriptors:** in the payload (SCM_RIGHTS); each subscriber owns the descriptors it receives and must close them");
+  }
   p.push("", "**Fields**", "");
   p.push(...(e.payload ? table(rows(e.payload, m.definitions), false) : ["None."]), "");
   const filters = Object.fromEntries(
