@@ -16,9 +16,18 @@ import { fdCount, LIB, settleFds, startDenoEcho, startNodeEchoChild, tempDir } f
 
 const { EchoClient } = await import(join(LIB, "echo.js"));
 
+test("runs under real Node 20+, not Deno's Node compatibility", () => {
+  assert.equal(typeof globalThis.Deno, "undefined");
+  assert.ok(Number(process.versions.node.split(".")[0]) >= 20, process.version);
+});
+
+const abstract = (tag) =>
+  `@copperline-nodepkg/${tag}-${process.pid}-${Math.random().toString(36).slice(2)}`;
+
 const servers = [
   ["Deno-served echo", startDenoEcho],
   ["Node-served echo (child process)", startNodeEchoChild],
+  ["Deno-served echo on an abstract address", (_path) => startDenoEcho(abstract("deno"))],
 ];
 
 for (const [name, start] of servers) {
@@ -28,6 +37,7 @@ for (const [name, start] of servers) {
       tmp = tempDir();
       address = join(tmp.dir, "echo.sock");
       service = await start(address);
+      address = service.address ?? address;
       client = await EchoClient.connect(address);
     });
     after(async () => {

@@ -94,11 +94,13 @@ export function stopChild(child) {
 
 /** The Deno echo service (tests/echo_main.ts) on `address`. */
 export const startDenoEcho = (address, ...flags) =>
-  spawnReady(DENO, ["run", "-A", join(ROOT, "tests/echo_main.ts"), address, ...flags]);
+  spawnReady(DENO, ["run", "-A", join(ROOT, "tests/echo_main.ts"), address, ...flags])
+    .then((s) => ({ ...s, address }));
 
 /** The Node echo stub (tests/node/echo_node_main.ts, compiled) in a child process on `address`. */
 export const startNodeEchoChild = (address, ...flags) =>
-  spawnReady(process.execPath, [join(LIB, "echo_node_main.js"), address, ...flags]);
+  spawnReady(process.execPath, [join(LIB, "echo_node_main.js"), address, ...flags])
+    .then((s) => ({ ...s, address }));
 
 /** Runs a program to completion; resolves with its exit code and output. */
 export function run(cmd, args, { timeoutMs = 30_000, env, cwd = ROOT } = {}) {

@@ -58,6 +58,23 @@ describe("Node-served echo stub", () => {
     assert.equal(await settleFds(before), before, "descriptors leaked in the Node server");
   });
 
+  test("a Deno client reaches a Node-served stub on an abstract @address (exact-length name)", async () => {
+    const abstract = `@copperline-nodepkg/srv-${process.pid}-${
+      Math.random().toString(36).slice(2)
+    }`;
+    const second = await startNodeEcho(abstract);
+    try {
+      assert.deepEqual(second.addresses, [abstract]);
+      const r = await run(DENO, ["run", "-A", join(ROOT, "tests/node/deno_client.ts"), abstract], {
+        timeoutMs: 60_000,
+      });
+      assert.equal(r.code, 0, `deno client failed:\n${r.stdout}\n${r.stderr}`);
+      assert.match(r.stdout, /ok descriptors\ndone\n$/);
+    } finally {
+      await second.close();
+    }
+  });
+
   test("a Node client in the same process, with descriptors", async () => {
     const before = fdCount();
     const client = await EchoClient.connect(address);
