@@ -66,7 +66,7 @@ function stage() {
     '"../sdk/ts/',
     '"../',
   );
-  if (portctl.includes("sdk/ts/")) {
+  if (/["']\.\.\/sdk\//.test(portctl)) {
     throw new Error("tools/portctl.ts: an import of sdk/ts was not rewritten");
   }
   mkdirSync(join(STAGE, "tools"), { recursive: true });
