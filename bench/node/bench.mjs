@@ -13,7 +13,7 @@
  */
 
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -35,6 +35,8 @@ const ROUNDS = quick ? 2_000 : 10_000;
 const PIPELINED = quick ? 10_000 : 50_000;
 const WINDOW = 64;
 const REPEATS = quick ? 3 : 5;
+/** Warm-up per transport before measuring (JIT tiers and heap sizing of client and server). */
+const WARM_MS = quick ? 1_000 : 3_000;
 
 const dir = mkdtempSync(join(tmpdir(), "clp-node-bench-"));
 const children = [];
@@ -53,7 +55,7 @@ function server(mode) {
     let out = "";
     child.stdout.on("data", (d) => {
       out += d;
-      if (out.includes("ready")) resolve(path);
+      if (out.includes("ready")) resolve({ path, pid: child.pid });
     });
     child.on("exit", (code) => reject(new Error(`${mode} server exited (${code})`)));
   });
@@ -76,14 +78,32 @@ async function roundTrip(call) {
 }
 
 /** Calls per second with WINDOW calls in flight. */
-async function pipelined(call) {
+/** CPU time (ns) of every thread of process `pid` so far (/proc/<pid>/task/<tid>/schedstat). */
+function cpuNs(pid) {
+  let total = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      total += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ")[0]);
+    } catch { /* the thread ended */ }
+  }
+  return total;
+}
+
+/**
+ * WINDOW calls in flight: calls per second, and the CPU µs per call spent by this process and
+ * the server's (all threads); its ratios move less with load from other processes than wall time.
+ */
+async function pipelined(call, serverPid) {
+  const c0 = cpuNs(process.pid), s0 = cpuNs(serverPid);
   const t0 = performance.now();
   let next = 0;
   const lane = async () => {
     while (next < PIPELINED) await call(next++);
   };
   await Promise.all(Array.from({ length: WINDOW }, lane));
-  return PIPELINED / ((performance.now() - t0) / 1000);
+  const tput = PIPELINED / ((performance.now() - t0) / 1000);
+  const cpu = (cpuNs(process.pid) - c0 + cpuNs(serverPid) - s0) / 1000 / PIPELINED;
+  return { tput, cpu };
 }
 
 /**
@@ -158,29 +178,36 @@ async function sdkClient(path, fdPassing) {
 }
 
 /**
- * Starts every server and client, then measures them interleaved — REPEATS rounds, each round
- * every transport once (round trip, then pipelined) — so that load from other processes hits
- * them alike; the result per transport is the median over the rounds.
+ * Starts every server and client, warms each up for WARM_MS, then measures them interleaved —
+ * REPEATS rounds, each round every transport once (round trip, then pipelined) — so that load
+ * from other processes hits them alike; the result per transport is the median over the rounds.
  */
 async function measureAll(specs) {
   const subjects = [];
   for (const [name, mode, connect] of specs) {
-    const client = await connect(await server(mode));
+    const { path, pid } = await server(mode);
+    const client = await connect(path);
     const check = await client.call("echo", { text: "check", n: 7 });
     if (check.text !== "check" || check.n !== 7) {
       throw new Error(`${name}: wrong answer ${JSON.stringify(check)}`);
     }
-    subjects.push({ name, client, rt: [], tput: [] });
+    subjects.push({ name, client, pid, rt: [], tput: [] });
   }
-  for (let round = -1; round < REPEATS; round++) { // round -1 warms up
+  // Warm-up: both loops for WARM_MS per transport (the generated stub and client keep getting
+  // faster for a few hundred thousand calls as V8 optimises them, in both processes).
+  for (const s of subjects) {
+    const call = (i) => s.client.call("echo", { text: "ping", n: i });
+    const end = performance.now() + WARM_MS;
+    while (performance.now() < end) {
+      await roundTrip(call);
+      await pipelined(call, s.pid);
+    }
+  }
+  for (let round = 0; round < REPEATS; round++) {
     for (const s of subjects) {
       const call = (i) => s.client.call("echo", { text: "ping", n: i });
-      const rt = await roundTrip(call);
-      const tput = await pipelined(call);
-      if (round >= 0) {
-        s.rt.push(rt);
-        s.tput.push(tput);
-      }
+      s.rt.push(await roundTrip(call));
+      s.tput.push(await pipelined(call, s.pid));
     }
   }
   for (const s of subjects) s.client.close();
@@ -188,7 +215,8 @@ async function measureAll(specs) {
     name: s.name,
     rtUs: median(s.rt.map((r) => r.median)),
     rtMeanUs: median(s.rt.map((r) => r.mean)),
-    tput: median(s.tput),
+    tput: median(s.tput.map((t) => t.tput)),
+    cpuUs: median(s.tput.map((t) => t.cpu)),
   }));
 }
 
@@ -216,11 +244,13 @@ const rows = results.map((r) => ({
   tputVsRpc: r.tput / rpc.tput,
   rtVsRaw: raw.rtUs / r.rtUs,
   tputVsRaw: r.tput / raw.tput,
+  cpuVsRpc: rpc.cpuUs / r.cpuUs,
 }));
 const targets = [sdk, sdkFd].map((r) => ({
   name: r.name,
   roundTrip: { ratio: rpc.rtUs / r.rtUs, target: 2, met: rpc.rtUs / r.rtUs >= 2 },
   pipelined: { ratio: r.tput / rpc.tput, target: 10, met: r.tput / rpc.tput >= 10 },
+  pipelinedCpu: { ratio: rpc.cpuUs / r.cpuUs },
 }));
 
 if (values.json) {
@@ -232,6 +262,7 @@ if (values.json) {
         pipelined: PIPELINED,
         window: WINDOW,
         repeats: REPEATS,
+        warmMs: WARM_MS,
         rows,
         targets,
       },
@@ -245,7 +276,8 @@ if (values.json) {
     `Node ${process.version}, Unix sockets, servers in child processes; median of ${REPEATS} interleaved rounds`,
   );
   console.log(
-    `round trip: ${ROUNDS} sequential echo calls; pipelined: ${PIPELINED} calls, ${WINDOW} in flight\n`,
+    `round trip: ${ROUNDS} sequential echo calls; pipelined: ${PIPELINED} calls, ${WINDOW} in flight; ` +
+      `${WARM_MS / 1000} s warm-up each\n`,
   );
   const head = [
     "transport",
@@ -256,6 +288,8 @@ if (values.json) {
     "pipelined calls/s",
     "× jsonrpc",
     "× raw",
+    "CPU µs/call",
+    "× jsonrpc",
   ];
   const table = rows.map((r) => [
     r.name,
@@ -266,6 +300,8 @@ if (values.json) {
     Math.round(r.tput).toLocaleString("en-US"),
     f(r.tputVsRpc, 2),
     f(r.tputVsRaw, 2),
+    f(r.cpuUs, 2),
+    f(r.cpuVsRpc, 2),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...table.map((row) => row[i].length)));
   const line = (cells) =>
@@ -278,7 +314,9 @@ if (values.json) {
   );
   for (const row of table) console.log(line(row));
   console.log(
-    "\n(× jsonrpc, round trip: how many times faster the median call is than vscode-jsonrpc's; pipelined: throughput ratio)\n",
+    "\n× jsonrpc: round trip, how many times faster the median call is than vscode-jsonrpc's; pipelined,\n" +
+      "the throughput ratio; CPU µs/call: client + server CPU time (all threads) per pipelined call, and\n" +
+      "how many times less than vscode-jsonrpc's (its ratio moves less with load than wall time)\n",
   );
   for (const t of targets) {
     console.log(`${t.name}:`);
@@ -290,7 +328,7 @@ if (values.json) {
     console.log(
       `  pipelined ≥ 10× vscode-jsonrpc: ${f(t.pipelined.ratio, 2)}× — ${
         t.pipelined.met ? "met" : "NOT met"
-      }`,
+      } (CPU per call: ${f(t.pipelinedCpu.ratio, 2)}× less)`,
     );
   }
 }
