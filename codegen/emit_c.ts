@@ -1,6 +1,9 @@
 /**
  * C target: one `<c_name>.h` and `<c_name>.c` per service, typed wrappers over libcopperline-ports
- * (`cl_ports.h`) with jansson doing the JSON work inside the `.c`.
+ * (`cl_ports.h`) with jansson doing the JSON work inside the `.c`. The `.c` holds only the typed
+ * part (per-type encoders/decoders, one thin function per command and event); what every service
+ * shares (FD numbering, string copies, the call, the event envelope and `dropped`) is the
+ * library's support API `cl_ports_gen.h`, whose version (GEN_API_VERSION) the `.c` checks.
  *
  * Names are mechanical (wayland-scanner style), with `svc` the service's C name (`compat_uae`):
  *
@@ -30,6 +33,13 @@ import type { EmitContext, Emitter, GeneratedFile } from "./mod.ts";
 import { cName, upperSnake } from "./names.ts";
 import { Printer } from "./printer.ts";
 import { fill } from "../templates/mod.ts";
+
+/**
+ * The version of the support API (`sdk/c/include/cl_ports_gen.h`, `CLP_GEN_API_VERSION`) the
+ * generated sources call; they refuse to compile against another. Bump both together when the
+ * generated code needs an incompatible change of that API.
+ */
+export const GEN_API_VERSION = 1;
 
 // ---------------------------------------------------------------------------------------------
 // The C type model
@@ -334,7 +344,6 @@ interface CommandPlan {
   sendsFds: boolean;
   /** Args have `json_t` fields that may reference FDs: the args struct gets `fds`/`fds_len`. */
   rawArgFds: boolean;
-  receivesFds: boolean;
 }
 
 interface EventPlan {
@@ -493,7 +502,6 @@ class CEmitter {
         result,
         sendsFds: args ? hasFd(args) || rawArgFds : false,
         rawArgFds,
-        receivesFds: result ? hasFd(result) : false,
       };
       if (args && rawArgFds) {
         args.k === "struct" && args.s.fields.push({
@@ -586,8 +594,14 @@ class CEmitter {
         "Ownership: argument structs are the caller's and are only read (`const char *`, borrowed",
         "FDs and json_t values). Result and event structs own what they point to (`char *`, arrays,",
         "json_t references, received FDs) and are released with their `_free` function, which also",
-        "zeroes them (FD members become -1). Needs jansson at link time:",
-        "`pkg-config --cflags --libs copperline-ports jansson`.",
+        "zeroes them (FD members become -1).",
+      ].join("\n"),
+      [
+        "Building: the bindings of the services bundled in sdk/c/services are part of",
+        `libcopperline-ports (\`#include <copperline/${m.c}.h>\`, \`pkg-config --cflags --libs copperline-ports\`);`,
+        "a binding generated for another schema is compiled into the program (it calls cl_ports_gen.h) and",
+        "links jansson: `pkg-config --cflags --libs copperline-ports jansson`. Code that touches",
+        "`struct json_t` members includes <jansson.h> and links jansson itself.",
       ].join("\n"),
     ]);
     p.line();
@@ -853,23 +867,25 @@ class CEmitter {
     p.line();
     p.line(`#include "${this.m.c}.h"`);
     p.line();
-    p.line("#include <errno.h>");
-    p.line("#include <fcntl.h>");
     p.line("#include <stdlib.h>");
     p.line("#include <string.h>");
     p.line("#include <unistd.h>");
     p.line();
     p.line("#include <jansson.h>");
     p.line();
-    p.raw(RUNTIME);
+    p.line("#include \"cl_ports_gen.h\"");
+    p.line();
+    p.line(`#if !defined(CLP_GEN_API_VERSION) || CLP_GEN_API_VERSION != ${GEN_API_VERSION}`);
+    p.line(`#error "${this.m.c}.c was generated for cl_ports_gen.h API version ${GEN_API_VERSION}: regenerate it (deno task gen) or use a matching libcopperline-ports"`);
+    p.line("#endif");
     const named = this.types.named;
     // Forward declarations (structs may refer to each other in any order).
     const enc = named.filter((n) => n.kind === "struct" && this.encoded.has(n.s)).map((n) => (n as { s: StructDef }).s);
     const dec = named.filter((n) => n.kind === "struct" && this.owned.has(n.s)).map((n) => (n as { s: StructDef }).s);
     if (enc.length + dec.length > 0) p.line();
     for (const s of dec) p.line(`static void init_${s.name}(${s.name}_t *v);`);
-    for (const s of dec) p.line(`static int dec_${s.name}(json_t *j, ${s.name}_t *v, cg_rfds_t *fds);`);
-    for (const s of enc) p.line(`static int enc_${s.name}(const ${s.name}_t *v, json_t **ret, cg_fds_t *fds);`);
+    for (const s of dec) p.line(`static int dec_${s.name}(json_t *j, ${s.name}_t *v, clp_gen_rfds_t *fds);`);
+    for (const s of enc) p.line(`static int enc_${s.name}(const ${s.name}_t *v, json_t **ret, clp_gen_fds_t *fds);`);
 
     for (const n of named) {
       if (n.kind !== "enum") continue;
@@ -891,7 +907,7 @@ class CEmitter {
       p.line();
       const fd = hasFd({ k: "struct", s });
       p.block(`int ${s.name}_to_json(const ${s.name}_t *value, ${fd ? "size_t fd_base, " : ""}struct json_t **ret_json) {`, () => {
-        if (fd) p.line("cg_fds_t fds;");
+        if (fd) p.line("clp_gen_fds_t fds;");
         p.line("if (ret_json) *ret_json = NULL;");
         p.line("if (!value || !ret_json) return CLP_EARG;");
         if (fd) {
@@ -1009,7 +1025,7 @@ class CEmitter {
     }
     const text = body.toString();
     const proto = text.includes("goto proto;"), fail = text.includes("goto fail;");
-    p.block(`static int dec_${s.name}(json_t *j, ${s.name}_t *v, cg_rfds_t *fds) {`, () => {
+    p.block(`static int dec_${s.name}(json_t *j, ${s.name}_t *v, clp_gen_rfds_t *fds) {`, () => {
       if (proto || fail) p.line("int rc = 0;");
       if (text.includes("f = json_object_get")) p.line("json_t *f;");
       p.line("(void)fds;");
@@ -1045,7 +1061,7 @@ class CEmitter {
         p.line(`${lv} = json_is_true(${j});`);
         break;
       case "str":
-        p.line(`if ((rc = cg_get_string(${j}, &${lv})) < 0) goto fail;`);
+        p.line(`if ((rc = clp_gen_get_string(${j}, &${lv})) < 0) goto fail;`);
         break;
       case "enum":
         p.line(`if (!json_is_string(${j}) || ${t.e.name}_from_string(json_string_value(${j}), &${lv}) < 0) goto proto;`);
@@ -1057,7 +1073,7 @@ class CEmitter {
         p.line(`${lv} = json_incref(${j});`);
         break;
       case "fd":
-        p.line(`if ((rc = cg_get_fd(${j}, fds, &${lv})) < 0) goto fail;`);
+        p.line(`if ((rc = clp_gen_get_fd(${j}, fds, &${lv})) < 0) goto fail;`);
         break;
       case "array": {
         const n = this.tmp("n"), i = this.tmp("i"), it = this.tmp("it");
@@ -1103,7 +1119,7 @@ class CEmitter {
     }
     const text = body.toString();
     const fail = text.includes("goto fail;");
-    p.block(`static int enc_${s.name}(const ${s.name}_t *v, json_t **ret, cg_fds_t *fds) {`, () => {
+    p.block(`static int enc_${s.name}(const ${s.name}_t *v, json_t **ret, clp_gen_fds_t *fds) {`, () => {
       if (/\brc\b/.test(text)) p.line("int rc = 0;");
       p.line(text.includes("x = ") ? "json_t *o = NULL, *x = NULL;" : "json_t *o = NULL;");
       p.line("(void)fds;");
@@ -1154,7 +1170,7 @@ class CEmitter {
         p.line(`${dst} = json_incref(${src});`);
         break;
       case "fd":
-        p.line(`if ((rc = cg_put_fd(fds, ${src}, &${dst})) < 0) goto fail;`);
+        p.line(`if ((rc = clp_gen_put_fd(fds, ${src}, &${dst})) < 0) goto fail;`);
         break;
       case "const":
         p.line(`${dst} = ${constJson(t.value)};`);
@@ -1185,9 +1201,9 @@ class CEmitter {
     p.block(`int ${c.fn}(${params.join(", ")}) {`, () => {
       p.line("int rc;");
       p.line("json_t *jargs = NULL, *jres = NULL;");
-      if (c.sendsFds) p.line("cg_fds_t fds;");
-      if (c.receivesFds) p.line("int *rfd = NULL;", ).line("size_t nrfd = 0;");
+      if (c.sendsFds) p.line("clp_gen_fds_t fds;");
       if (resName) {
+        p.line("clp_gen_rfds_t rf;");
         p.line(`${resName}_t tmp;`);
         p.line(`if (ret_result) init_${resName}(ret_result);`);
       }
@@ -1197,10 +1213,7 @@ class CEmitter {
         const required = c.c.argsRequired;
         if (required) p.line("if (!args) return CLP_EARG;");
         const enc = () => {
-          if (c.rawArgFds) {
-            p.line("if (args->fds_len > CLP_MAX_FDS_PER_MESSAGE || (args->fds_len > 0 && !args->fds)) return CLP_EARG;");
-            p.line("for (size_t i = 0; i < args->fds_len; i++) fds.v[fds.n++] = args->fds[i];");
-          }
+          if (c.rawArgFds) p.line("if ((rc = clp_gen_fds_append(&fds, args->fds, args->fds_len)) < 0) return rc;");
           p.line(`rc = enc_${argsName}(args, &jargs, ${c.sendsFds ? "&fds" : "NULL"});`);
           p.line("if (rc < 0) return rc;");
         };
@@ -1213,32 +1226,20 @@ class CEmitter {
           });
         }
       }
-      const cmd = esc(c.c.name);
-      if (c.sendsFds || c.receivesFds) {
-        p.line(`rc = clp_call_fds(client, ${cmd}, jargs, ${c.sendsFds ? "fds.v, fds.n" : "NULL, 0"}, &jres, ${c.receivesFds ? "&rfd, &nrfd" : "NULL, NULL"});`);
-      } else {
-        p.line(`rc = clp_call(client, ${cmd}, jargs, &jres);`);
-      }
-      p.line("json_decref(jargs);");
-      p.line("if (rc < 0) return rc;");
+      // clp_gen_call() consumes jargs; with a result it hands over the response's FDs in rf.
+      p.line(`rc = clp_gen_call(client, ${esc(c.c.name)}, jargs, ${c.sendsFds ? "&fds" : "NULL"}, &jres, ${resName ? "&rf" : "NULL"});`);
       if (resName) {
-        p.block("{", () => {
-          p.line(`cg_rfds_t rf = { ${c.receivesFds ? "rfd, nrfd" : "NULL, 0"}, false };`);
-          p.line(`rc = dec_${resName}(jres, &tmp, &rf);`);
-        });
-      } else {
-        p.line("rc = json_is_object(jres) ? 0 : CLP_EPROTO;");
-      }
-      p.line("json_decref(jres);");
-      if (c.receivesFds) {
-        p.line("for (size_t i = 0; i < nrfd; i++) if (rfd[i] >= 0) close(rfd[i]);");
-        p.line("free(rfd);");
-      }
-      if (resName) {
+        p.line("if (rc < 0) return rc;");
+        p.line(`rc = dec_${resName}(jres, &tmp, &rf);`);
+        p.line("json_decref(jres);");
+        p.line("clp_gen_rfds_release(&rf);");
         p.line("if (rc < 0) return rc;");
         p.line(`if (ret_result) *ret_result = tmp; else ${resName}_free(&tmp);`);
         p.line("return 0;");
       } else {
+        p.line("if (rc < 0) return rc;");
+        p.line("rc = json_is_object(jres) ? 0 : CLP_EPROTO;");
+        p.line("json_decref(jres);");
         p.line("return rc;");
       }
     });
@@ -1268,34 +1269,17 @@ class CEmitter {
     });
     p.line();
     p.block(`int ${pf}_event_decode(const clp_msg_t *msg, ${pf}_event_t *ret_event) {`, () => {
-      p.line("json_t *root, *jname, *jsub;");
-      p.line("int rc = 0;");
-      p.line("cg_rfds_t rf;");
+      p.line("json_t *root;");
+      p.line("int rc;");
+      p.line("clp_gen_rfds_t rf;");
       p.line("if (!ret_event) return CLP_EARG;");
       p.line("memset(ret_event, 0, sizeof *ret_event);");
-      p.line("if (!msg) return CLP_EARG;");
-      p.line("root = clp_msg_value(msg);");
-      p.line("if (root) json_incref(root);");
-      p.block("else {", () => {
-        p.line("if (!msg->data) return CLP_EARG;");
-        p.line("root = json_loadb(msg->data, msg->len, 0, NULL);");
-        p.line("if (!root) return CLP_EPROTO;");
-      });
-      p.line("jname = json_object_get(root, \"event\");");
-      p.line("jsub = json_object_get(root, \"sub\");");
-      p.line("if (!json_is_object(root) || !json_is_string(jname) || (jsub && !json_is_integer(jsub))) { json_decref(root); return CLP_EPROTO; }");
+      p.line("rc = clp_gen_event_open(msg, &root, &ret_event->name, &ret_event->sub, &rf);");
+      p.line("if (rc < 0) return rc;");
       p.line("ret_event->raw = root;");
-      p.line("ret_event->name = json_string_value(jname);");
-      p.line("ret_event->sub = jsub ? (int64_t)json_integer_value(jsub) : 0;");
-      p.line("rf.fds = msg->fds;");
-      p.line("rf.n = msg->nfds;");
-      p.line("rf.dup = true;");
       p.block("if (strcmp(ret_event->name, \"dropped\") == 0) {", () => {
-        p.line("json_t *jc = json_object_get(root, \"count\"), *jr = json_object_get(root, \"reason\");");
-        p.line("if ((jc && !json_is_integer(jc)) || (jr && !json_is_string(jr))) rc = CLP_EPROTO;");
-        p.line("ret_event->kind = " + this.up + "_EVENT_DROPPED;");
-        p.line("ret_event->u.dropped.count = jc ? (int64_t)json_integer_value(jc) : 0;");
-        p.line("ret_event->u.dropped.reason = jr ? json_string_value(jr) : NULL;");
+        p.line(`ret_event->kind = ${this.up}_EVENT_DROPPED;`);
+        p.line("rc = clp_gen_event_dropped(root, &ret_event->u.dropped.count, &ret_event->u.dropped.reason);");
       });
       for (const e of this.events) {
         p.block(`else if (strcmp(ret_event->name, ${esc(e.e.name)}) == 0) {`, () => {
@@ -1335,53 +1319,3 @@ function constJson(v: string | number | boolean): string {
   if (typeof v === "boolean") return v ? "json_true()" : "json_false()";
   return Number.isInteger(v) ? `json_integer(${v})` : `json_real(${v})`;
 }
-
-/** Helpers shared by the generated functions of one `.c` file. */
-const RUNTIME = `/* FDs collected while encoding arguments; each becomes {"fd_index": i}. */
-typedef struct cg_fds {
-    int v[CLP_MAX_FDS_PER_MESSAGE];
-    size_t n;
-} cg_fds_t;
-
-/* FDs received with a result or event; decoded ones are taken (set to -1) or duplicated. */
-typedef struct cg_rfds {
-    int *fds;
-    size_t n;
-    bool dup;
-} cg_rfds_t;
-
-static inline int cg_put_fd(cg_fds_t *fds, int fd, json_t **ret) {
-    if (fd < 0) return CLP_EARG;
-    if (!fds || fds->n >= CLP_MAX_FDS_PER_MESSAGE) return CLP_EFD;
-    *ret = json_pack("{s:I}", "fd_index", (json_int_t)fds->n);
-    if (!*ret) return CLP_ENOMEM;
-    fds->v[fds->n++] = fd;
-    return 0;
-}
-
-static inline int cg_get_fd(json_t *j, cg_rfds_t *fds, int *ret) {
-    json_t *idx = json_object_get(j, "fd_index");
-    json_int_t i;
-    if (!json_is_object(j) || !json_is_integer(idx)) return CLP_EPROTO;
-    i = json_integer_value(idx);
-    if (!fds || i < 0 || (size_t)i >= fds->n || fds->fds[i] < 0) return CLP_EFD;
-    if (fds->dup) {
-        int fd = fcntl(fds->fds[i], F_DUPFD_CLOEXEC, 0);
-        if (fd < 0) return -errno;
-        *ret = fd;
-    } else {
-        *ret = fds->fds[i];
-        fds->fds[i] = -1;
-    }
-    return 0;
-}
-
-static inline int cg_get_string(json_t *j, char **ret) {
-    size_t n;
-    if (!json_is_string(j)) return CLP_EPROTO;
-    n = json_string_length(j);
-    *ret = malloc(n + 1);
-    if (!*ret) return CLP_ENOMEM;
-    memcpy(*ret, json_string_value(j), n + 1);
-    return 0;
-}`;

@@ -11,7 +11,7 @@ const assertEquals = (a: unknown, b: unknown): void => assert.deepEqual(a, b);
 const assertMatch = (text: string, re: RegExp) => assert.match(text, re);
 const assertStringIncludes = (text: string, part: string) => assert.ok(text.includes(part), `expected to include:\n${part}`);
 import { fromFileUrl } from "./_paths.ts";
-import { emitC } from "./emit_c.ts";
+import { emitC, GEN_API_VERSION } from "./emit_c.ts";
 import { buildModel, type GeneratedFile, type ServiceModel } from "./mod.ts";
 import { fill, readTemplates, type Templates } from "../templates/mod.ts";
 import { loadModels } from "./cli.ts";
@@ -211,9 +211,9 @@ Deno.test("emit_c: functions, since/deprecated, ret_result last, no params for e
   assertStringIncludes(h, "int test_svc_poke(clp_client_t *client, const test_svc_poke_args_t *args);");
   assertMatch(h, /@since 1\.1\.0\n \* @deprecated Use make_widget2\.\n \*\/\nint test_svc_make_widget\(/);
   assertStringIncludes(h, "From tests/test-svc.json#/commands/make_widget.");
-  // FD-carrying args go through clp_call_fds; the rest through clp_call.
-  assertStringIncludes(c, 'clp_call_fds(client, "make_widget", jargs, fds.v, fds.n, &jres, NULL, NULL)');
-  assertStringIncludes(c, 'clp_call(client, "poke", jargs, &jres)');
+  // Every call goes through clp_gen_call: FD-carrying args pass their FDs, results receive FDs.
+  assertStringIncludes(c, 'clp_gen_call(client, "make_widget", jargs, &fds, &jres, &rf)');
+  assertStringIncludes(c, 'clp_gen_call(client, "poke", jargs, NULL, &jres, NULL)');
 });
 
 Deno.test("emit_c: events: tagged union, decode/free, subscribe mask", async () => {
@@ -229,17 +229,36 @@ Deno.test("emit_c: events: tagged union, decode/free, subscribe mask", async () 
 
 Deno.test("emit_c: FDs in results and events, recursion and non-object results", async () => {
   const { h, c } = await emitTest();
-  // Result FDs are owned by the result and come from clp_call_fds.
+  // Result FDs are owned by the result: taken from clp_gen_call's FDs, the rest released.
   assertMatch(h, /Owned file descriptor: closed by the type's `_free` unless taken[\s\S]*?\n\s+int fd;\n\} test_svc_get_buffer_result_t;|int fd;[\s\S]*?test_svc_get_buffer_result_t/);
-  assertStringIncludes(c, 'clp_call_fds(client, "get_buffer", jargs, NULL, 0, &jres, &rfd, &nrfd)');
-  // Event FDs are duplicated out of the message.
-  assertStringIncludes(c, "rf.dup = true;");
+  assertStringIncludes(c, 'clp_gen_call(client, "get_buffer", jargs, NULL, &jres, &rf)');
+  assertStringIncludes(c, "clp_gen_rfds_release(&rf);");
+  // Events: the envelope (and the FDs, duplicated out of the message) come from the library.
+  assertStringIncludes(c, "rc = clp_gen_event_open(msg, &root, &ret_event->name, &ret_event->sub, &rf);");
+  assertStringIncludes(c, "rc = clp_gen_event_dropped(root, &ret_event->u.dropped.count, &ret_event->u.dropped.reason);");
   // A recursive reference falls back to JSON.
   assertMatch(h, /recursive reference to definition Tree[\s\S]*?struct json_t \*\*children;/);
   // A result that is not struct-shaped is wrapped in a struct with one `value` member.
   assertMatch(h, /typedef struct test_svc_get_map_result \{[\s\S]*?struct json_t \*value;\n\} test_svc_get_map_result_t;/);
   // All-optional args may be NULL.
   assertMatch(h, /@param args the arguments \(borrowed\); NULL sends none\.[\s\S]*?int test_svc_get_buffer\(/);
+});
+
+Deno.test("emit_c: generic helpers come from cl_ports_gen.h, whose API version the source checks", async () => {
+  const { c } = await emitTest();
+  assertStringIncludes(c, '#include "cl_ports_gen.h"');
+  assertStringIncludes(c, `#if !defined(CLP_GEN_API_VERSION) || CLP_GEN_API_VERSION != ${GEN_API_VERSION}\n#error "test_svc.c was generated for`);
+  // No helper of its own: every function in the file is typed (named after the service or a type).
+  assert(!/\bcg_|static inline|typedef struct/.test(c), "generated source defines its own generic helpers");
+  const fns = [...c.matchAll(/^(?:static )?(?:int|void|const char \*) ([a-z_0-9]+)\(/gm)].map((m) => m[1]);
+  assert(fns.length > 10, `expected the generated functions, found ${fns.length}`);
+  for (const fn of fns) assertMatch(fn, /^(?:init_|enc_|dec_)?test_svc_/);
+  assertStringIncludes(c, "clp_gen_put_fd(fds, v->");
+  assertStringIncludes(c, "clp_gen_get_fd(f, fds, &v->");
+  assertStringIncludes(c, "clp_gen_get_string(f, &v->");
+  // The emitter and the library header agree on the version.
+  const hdr = await Deno.readTextFile(`${ROOT}/sdk/c/include/cl_ports_gen.h`);
+  assertStringIncludes(hdr, `#define CLP_GEN_API_VERSION ${GEN_API_VERSION}\n`);
 });
 
 Deno.test("emit_c: output is deterministic", async () => {

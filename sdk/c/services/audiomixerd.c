@@ -4,91 +4,46 @@
 
 #include "audiomixerd.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
-/* FDs collected while encoding arguments; each becomes {"fd_index": i}. */
-typedef struct cg_fds {
-    int v[CLP_MAX_FDS_PER_MESSAGE];
-    size_t n;
-} cg_fds_t;
+#include "cl_ports_gen.h"
 
-/* FDs received with a result or event; decoded ones are taken (set to -1) or duplicated. */
-typedef struct cg_rfds {
-    int *fds;
-    size_t n;
-    bool dup;
-} cg_rfds_t;
-
-static inline int cg_put_fd(cg_fds_t *fds, int fd, json_t **ret) {
-    if (fd < 0) return CLP_EARG;
-    if (!fds || fds->n >= CLP_MAX_FDS_PER_MESSAGE) return CLP_EFD;
-    *ret = json_pack("{s:I}", "fd_index", (json_int_t)fds->n);
-    if (!*ret) return CLP_ENOMEM;
-    fds->v[fds->n++] = fd;
-    return 0;
-}
-
-static inline int cg_get_fd(json_t *j, cg_rfds_t *fds, int *ret) {
-    json_t *idx = json_object_get(j, "fd_index");
-    json_int_t i;
-    if (!json_is_object(j) || !json_is_integer(idx)) return CLP_EPROTO;
-    i = json_integer_value(idx);
-    if (!fds || i < 0 || (size_t)i >= fds->n || fds->fds[i] < 0) return CLP_EFD;
-    if (fds->dup) {
-        int fd = fcntl(fds->fds[i], F_DUPFD_CLOEXEC, 0);
-        if (fd < 0) return -errno;
-        *ret = fd;
-    } else {
-        *ret = fds->fds[i];
-        fds->fds[i] = -1;
-    }
-    return 0;
-}
-
-static inline int cg_get_string(json_t *j, char **ret) {
-    size_t n;
-    if (!json_is_string(j)) return CLP_EPROTO;
-    n = json_string_length(j);
-    *ret = malloc(n + 1);
-    if (!*ret) return CLP_ENOMEM;
-    memcpy(*ret, json_string_value(j), n + 1);
-    return 0;
-}
+#if !defined(CLP_GEN_API_VERSION) || CLP_GEN_API_VERSION != 1
+#error "audiomixerd.c was generated for cl_ports_gen.h API version 1: regenerate it (deno task gen) or use a matching libcopperline-ports"
+#endif
 
 static void init_audiomixerd_device_open_result(audiomixerd_device_open_result_t *v);
 static void init_audiomixerd_create_node_result(audiomixerd_create_node_result_t *v);
 static void init_audiomixerd_state_event(audiomixerd_state_event_t *v);
 static void init_audiomixerd_xrun_event(audiomixerd_xrun_event_t *v);
 static void init_audiomixerd_stats_event(audiomixerd_stats_event_t *v);
-static int dec_audiomixerd_device_open_result(json_t *j, audiomixerd_device_open_result_t *v, cg_rfds_t *fds);
-static int dec_audiomixerd_create_node_result(json_t *j, audiomixerd_create_node_result_t *v, cg_rfds_t *fds);
-static int dec_audiomixerd_state_event(json_t *j, audiomixerd_state_event_t *v, cg_rfds_t *fds);
-static int dec_audiomixerd_xrun_event(json_t *j, audiomixerd_xrun_event_t *v, cg_rfds_t *fds);
-static int dec_audiomixerd_stats_event(json_t *j, audiomixerd_stats_event_t *v, cg_rfds_t *fds);
-static int enc_audiomixerd_tone_node_args(const audiomixerd_tone_node_args_t *v, json_t **ret, cg_fds_t *fds);
-static int enc_audiomixerd_tone_node(const audiomixerd_tone_node_t *v, json_t **ret, cg_fds_t *fds);
-static int enc_audiomixerd_file_source_node_args(const audiomixerd_file_source_node_args_t *v, json_t **ret, cg_fds_t *fds);
-static int enc_audiomixerd_file_source_node(const audiomixerd_file_source_node_t *v, json_t **ret, cg_fds_t *fds);
-static int enc_audiomixerd_app_source_node_args(const audiomixerd_app_source_node_args_t *v, json_t **ret, cg_fds_t *fds);
-static int enc_audiomixerd_app_source_node(const audiomixerd_app_source_node_t *v, json_t **ret, cg_fds_t *fds);
-static int enc_audiomixerd_gain_node_args(const audiomixerd_gain_node_args_t *v, json_t **ret, cg_fds_t *fds);
-static int enc_audiomixerd_gain_node(const audiomixerd_gain_node_t *v, json_t **ret, cg_fds_t *fds);
-static int enc_audiomixerd_resample_node_args(const audiomixerd_resample_node_args_t *v, json_t **ret, cg_fds_t *fds);
-static int enc_audiomixerd_resample_node(const audiomixerd_resample_node_t *v, json_t **ret, cg_fds_t *fds);
-static int enc_audiomixerd_device_sink_node(const audiomixerd_device_sink_node_t *v, json_t **ret, cg_fds_t *fds);
-static int enc_audiomixerd_mixer_node(const audiomixerd_mixer_node_t *v, json_t **ret, cg_fds_t *fds);
-static int enc_audiomixerd_backend_args(const audiomixerd_backend_args_t *v, json_t **ret, cg_fds_t *fds);
-static int enc_audiomixerd_device_open_args(const audiomixerd_device_open_args_t *v, json_t **ret, cg_fds_t *fds);
-static int enc_audiomixerd_create_node_args(const audiomixerd_create_node_args_t *v, json_t **ret, cg_fds_t *fds);
-static int enc_audiomixerd_destroy_node_args(const audiomixerd_destroy_node_args_t *v, json_t **ret, cg_fds_t *fds);
-static int enc_audiomixerd_connect_args(const audiomixerd_connect_args_t *v, json_t **ret, cg_fds_t *fds);
-static int enc_audiomixerd_disconnect_args(const audiomixerd_disconnect_args_t *v, json_t **ret, cg_fds_t *fds);
+static int dec_audiomixerd_device_open_result(json_t *j, audiomixerd_device_open_result_t *v, clp_gen_rfds_t *fds);
+static int dec_audiomixerd_create_node_result(json_t *j, audiomixerd_create_node_result_t *v, clp_gen_rfds_t *fds);
+static int dec_audiomixerd_state_event(json_t *j, audiomixerd_state_event_t *v, clp_gen_rfds_t *fds);
+static int dec_audiomixerd_xrun_event(json_t *j, audiomixerd_xrun_event_t *v, clp_gen_rfds_t *fds);
+static int dec_audiomixerd_stats_event(json_t *j, audiomixerd_stats_event_t *v, clp_gen_rfds_t *fds);
+static int enc_audiomixerd_tone_node_args(const audiomixerd_tone_node_args_t *v, json_t **ret, clp_gen_fds_t *fds);
+static int enc_audiomixerd_tone_node(const audiomixerd_tone_node_t *v, json_t **ret, clp_gen_fds_t *fds);
+static int enc_audiomixerd_file_source_node_args(const audiomixerd_file_source_node_args_t *v, json_t **ret, clp_gen_fds_t *fds);
+static int enc_audiomixerd_file_source_node(const audiomixerd_file_source_node_t *v, json_t **ret, clp_gen_fds_t *fds);
+static int enc_audiomixerd_app_source_node_args(const audiomixerd_app_source_node_args_t *v, json_t **ret, clp_gen_fds_t *fds);
+static int enc_audiomixerd_app_source_node(const audiomixerd_app_source_node_t *v, json_t **ret, clp_gen_fds_t *fds);
+static int enc_audiomixerd_gain_node_args(const audiomixerd_gain_node_args_t *v, json_t **ret, clp_gen_fds_t *fds);
+static int enc_audiomixerd_gain_node(const audiomixerd_gain_node_t *v, json_t **ret, clp_gen_fds_t *fds);
+static int enc_audiomixerd_resample_node_args(const audiomixerd_resample_node_args_t *v, json_t **ret, clp_gen_fds_t *fds);
+static int enc_audiomixerd_resample_node(const audiomixerd_resample_node_t *v, json_t **ret, clp_gen_fds_t *fds);
+static int enc_audiomixerd_device_sink_node(const audiomixerd_device_sink_node_t *v, json_t **ret, clp_gen_fds_t *fds);
+static int enc_audiomixerd_mixer_node(const audiomixerd_mixer_node_t *v, json_t **ret, clp_gen_fds_t *fds);
+static int enc_audiomixerd_backend_args(const audiomixerd_backend_args_t *v, json_t **ret, clp_gen_fds_t *fds);
+static int enc_audiomixerd_device_open_args(const audiomixerd_device_open_args_t *v, json_t **ret, clp_gen_fds_t *fds);
+static int enc_audiomixerd_create_node_args(const audiomixerd_create_node_args_t *v, json_t **ret, clp_gen_fds_t *fds);
+static int enc_audiomixerd_destroy_node_args(const audiomixerd_destroy_node_args_t *v, json_t **ret, clp_gen_fds_t *fds);
+static int enc_audiomixerd_connect_args(const audiomixerd_connect_args_t *v, json_t **ret, clp_gen_fds_t *fds);
+static int enc_audiomixerd_disconnect_args(const audiomixerd_disconnect_args_t *v, json_t **ret, clp_gen_fds_t *fds);
 
 const char *const audiomixerd_node_type_names[7] = {
     "tone",
@@ -185,7 +140,7 @@ void audiomixerd_device_open_result_free(audiomixerd_device_open_result_t *v) {
     init_audiomixerd_device_open_result(v);
 }
 
-static int dec_audiomixerd_device_open_result(json_t *j, audiomixerd_device_open_result_t *v, cg_rfds_t *fds) {
+static int dec_audiomixerd_device_open_result(json_t *j, audiomixerd_device_open_result_t *v, clp_gen_rfds_t *fds) {
     int rc = 0;
     json_t *f;
     (void)fds;
@@ -193,7 +148,7 @@ static int dec_audiomixerd_device_open_result(json_t *j, audiomixerd_device_open
     if (!json_is_object(j)) return CLP_EPROTO;
     f = json_object_get(j, "name");
     if (!f) goto proto;
-    if ((rc = cg_get_string(f, &v->name)) < 0) goto fail;
+    if ((rc = clp_gen_get_string(f, &v->name)) < 0) goto fail;
     f = json_object_get(j, "rate");
     if (!f) goto proto;
     if (!json_is_integer(f)) goto proto;
@@ -223,7 +178,7 @@ void audiomixerd_create_node_result_free(audiomixerd_create_node_result_t *v) {
     init_audiomixerd_create_node_result(v);
 }
 
-static int dec_audiomixerd_create_node_result(json_t *j, audiomixerd_create_node_result_t *v, cg_rfds_t *fds) {
+static int dec_audiomixerd_create_node_result(json_t *j, audiomixerd_create_node_result_t *v, clp_gen_rfds_t *fds) {
     int rc = 0;
     json_t *f;
     (void)fds;
@@ -255,7 +210,7 @@ void audiomixerd_state_event_free(audiomixerd_state_event_t *v) {
     init_audiomixerd_state_event(v);
 }
 
-static int dec_audiomixerd_state_event(json_t *j, audiomixerd_state_event_t *v, cg_rfds_t *fds) {
+static int dec_audiomixerd_state_event(json_t *j, audiomixerd_state_event_t *v, clp_gen_rfds_t *fds) {
     int rc = 0;
     json_t *f;
     (void)fds;
@@ -280,7 +235,7 @@ void audiomixerd_xrun_event_free(audiomixerd_xrun_event_t *v) {
     init_audiomixerd_xrun_event(v);
 }
 
-static int dec_audiomixerd_xrun_event(json_t *j, audiomixerd_xrun_event_t *v, cg_rfds_t *fds) {
+static int dec_audiomixerd_xrun_event(json_t *j, audiomixerd_xrun_event_t *v, clp_gen_rfds_t *fds) {
     int rc = 0;
     json_t *f;
     (void)fds;
@@ -313,7 +268,7 @@ void audiomixerd_stats_event_free(audiomixerd_stats_event_t *v) {
     init_audiomixerd_stats_event(v);
 }
 
-static int dec_audiomixerd_stats_event(json_t *j, audiomixerd_stats_event_t *v, cg_rfds_t *fds) {
+static int dec_audiomixerd_stats_event(json_t *j, audiomixerd_stats_event_t *v, clp_gen_rfds_t *fds) {
     int rc = 0;
     json_t *f;
     (void)fds;
@@ -338,7 +293,7 @@ static int dec_audiomixerd_stats_event(json_t *j, audiomixerd_stats_event_t *v, 
     return rc;
 }
 
-static int enc_audiomixerd_tone_node_args(const audiomixerd_tone_node_args_t *v, json_t **ret, cg_fds_t *fds) {
+static int enc_audiomixerd_tone_node_args(const audiomixerd_tone_node_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
     json_t *o = NULL, *x = NULL;
     (void)fds;
@@ -358,7 +313,7 @@ static int enc_audiomixerd_tone_node_args(const audiomixerd_tone_node_args_t *v,
     return rc;
 }
 
-static int enc_audiomixerd_tone_node(const audiomixerd_tone_node_t *v, json_t **ret, cg_fds_t *fds) {
+static int enc_audiomixerd_tone_node(const audiomixerd_tone_node_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
     json_t *o = NULL, *x = NULL;
     (void)fds;
@@ -382,7 +337,7 @@ static int enc_audiomixerd_tone_node(const audiomixerd_tone_node_t *v, json_t **
     return rc;
 }
 
-static int enc_audiomixerd_file_source_node_args(const audiomixerd_file_source_node_args_t *v, json_t **ret, cg_fds_t *fds) {
+static int enc_audiomixerd_file_source_node_args(const audiomixerd_file_source_node_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
     json_t *o = NULL, *x = NULL;
     (void)fds;
@@ -403,7 +358,7 @@ static int enc_audiomixerd_file_source_node_args(const audiomixerd_file_source_n
     return rc;
 }
 
-static int enc_audiomixerd_file_source_node(const audiomixerd_file_source_node_t *v, json_t **ret, cg_fds_t *fds) {
+static int enc_audiomixerd_file_source_node(const audiomixerd_file_source_node_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
     json_t *o = NULL, *x = NULL;
     (void)fds;
@@ -427,14 +382,14 @@ static int enc_audiomixerd_file_source_node(const audiomixerd_file_source_node_t
     return rc;
 }
 
-static int enc_audiomixerd_app_source_node_args(const audiomixerd_app_source_node_args_t *v, json_t **ret, cg_fds_t *fds) {
+static int enc_audiomixerd_app_source_node_args(const audiomixerd_app_source_node_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
     json_t *o = NULL, *x = NULL;
     (void)fds;
     *ret = NULL;
     o = json_object();
     if (!o) return CLP_ENOMEM;
-    if ((rc = cg_put_fd(fds, v->memfd, &x)) < 0) goto fail;
+    if ((rc = clp_gen_put_fd(fds, v->memfd, &x)) < 0) goto fail;
     rc = json_object_set_new(o, "memfd", x) < 0 ? CLP_ENOMEM : 0;
     x = NULL;
     if (rc < 0) goto fail;
@@ -461,7 +416,7 @@ static int enc_audiomixerd_app_source_node_args(const audiomixerd_app_source_nod
     return rc;
 }
 
-static int enc_audiomixerd_app_source_node(const audiomixerd_app_source_node_t *v, json_t **ret, cg_fds_t *fds) {
+static int enc_audiomixerd_app_source_node(const audiomixerd_app_source_node_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
     json_t *o = NULL, *x = NULL;
     (void)fds;
@@ -485,7 +440,7 @@ static int enc_audiomixerd_app_source_node(const audiomixerd_app_source_node_t *
     return rc;
 }
 
-static int enc_audiomixerd_gain_node_args(const audiomixerd_gain_node_args_t *v, json_t **ret, cg_fds_t *fds) {
+static int enc_audiomixerd_gain_node_args(const audiomixerd_gain_node_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
     json_t *o = NULL, *x = NULL;
     (void)fds;
@@ -505,7 +460,7 @@ static int enc_audiomixerd_gain_node_args(const audiomixerd_gain_node_args_t *v,
     return rc;
 }
 
-static int enc_audiomixerd_gain_node(const audiomixerd_gain_node_t *v, json_t **ret, cg_fds_t *fds) {
+static int enc_audiomixerd_gain_node(const audiomixerd_gain_node_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
     json_t *o = NULL, *x = NULL;
     (void)fds;
@@ -529,7 +484,7 @@ static int enc_audiomixerd_gain_node(const audiomixerd_gain_node_t *v, json_t **
     return rc;
 }
 
-static int enc_audiomixerd_resample_node_args(const audiomixerd_resample_node_args_t *v, json_t **ret, cg_fds_t *fds) {
+static int enc_audiomixerd_resample_node_args(const audiomixerd_resample_node_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
     json_t *o = NULL, *x = NULL;
     (void)fds;
@@ -549,7 +504,7 @@ static int enc_audiomixerd_resample_node_args(const audiomixerd_resample_node_ar
     return rc;
 }
 
-static int enc_audiomixerd_resample_node(const audiomixerd_resample_node_t *v, json_t **ret, cg_fds_t *fds) {
+static int enc_audiomixerd_resample_node(const audiomixerd_resample_node_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
     json_t *o = NULL, *x = NULL;
     (void)fds;
@@ -573,7 +528,7 @@ static int enc_audiomixerd_resample_node(const audiomixerd_resample_node_t *v, j
     return rc;
 }
 
-static int enc_audiomixerd_device_sink_node(const audiomixerd_device_sink_node_t *v, json_t **ret, cg_fds_t *fds) {
+static int enc_audiomixerd_device_sink_node(const audiomixerd_device_sink_node_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
     json_t *o = NULL, *x = NULL;
     (void)fds;
@@ -600,7 +555,7 @@ static int enc_audiomixerd_device_sink_node(const audiomixerd_device_sink_node_t
     return rc;
 }
 
-static int enc_audiomixerd_mixer_node(const audiomixerd_mixer_node_t *v, json_t **ret, cg_fds_t *fds) {
+static int enc_audiomixerd_mixer_node(const audiomixerd_mixer_node_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
     json_t *o = NULL, *x = NULL;
     (void)fds;
@@ -627,7 +582,7 @@ static int enc_audiomixerd_mixer_node(const audiomixerd_mixer_node_t *v, json_t 
     return rc;
 }
 
-static int enc_audiomixerd_backend_args(const audiomixerd_backend_args_t *v, json_t **ret, cg_fds_t *fds) {
+static int enc_audiomixerd_backend_args(const audiomixerd_backend_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
     json_t *o = NULL, *x = NULL;
     (void)fds;
@@ -648,7 +603,7 @@ static int enc_audiomixerd_backend_args(const audiomixerd_backend_args_t *v, jso
     return rc;
 }
 
-static int enc_audiomixerd_device_open_args(const audiomixerd_device_open_args_t *v, json_t **ret, cg_fds_t *fds) {
+static int enc_audiomixerd_device_open_args(const audiomixerd_device_open_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
     json_t *o = NULL, *x = NULL;
     (void)fds;
@@ -692,7 +647,7 @@ static int enc_audiomixerd_device_open_args(const audiomixerd_device_open_args_t
     return rc;
 }
 
-static int enc_audiomixerd_create_node_args(const audiomixerd_create_node_args_t *v, json_t **ret, cg_fds_t *fds) {
+static int enc_audiomixerd_create_node_args(const audiomixerd_create_node_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
     json_t *o = NULL, *x = NULL;
     (void)fds;
@@ -720,7 +675,7 @@ static int enc_audiomixerd_create_node_args(const audiomixerd_create_node_args_t
     return rc;
 }
 
-static int enc_audiomixerd_destroy_node_args(const audiomixerd_destroy_node_args_t *v, json_t **ret, cg_fds_t *fds) {
+static int enc_audiomixerd_destroy_node_args(const audiomixerd_destroy_node_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
     json_t *o = NULL, *x = NULL;
     (void)fds;
@@ -740,7 +695,7 @@ static int enc_audiomixerd_destroy_node_args(const audiomixerd_destroy_node_args
     return rc;
 }
 
-static int enc_audiomixerd_connect_args(const audiomixerd_connect_args_t *v, json_t **ret, cg_fds_t *fds) {
+static int enc_audiomixerd_connect_args(const audiomixerd_connect_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
     json_t *o = NULL, *x = NULL;
     (void)fds;
@@ -765,7 +720,7 @@ static int enc_audiomixerd_connect_args(const audiomixerd_connect_args_t *v, jso
     return rc;
 }
 
-static int enc_audiomixerd_disconnect_args(const audiomixerd_disconnect_args_t *v, json_t **ret, cg_fds_t *fds) {
+static int enc_audiomixerd_disconnect_args(const audiomixerd_disconnect_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
     json_t *o = NULL, *x = NULL;
     (void)fds;
@@ -803,7 +758,7 @@ int audiomixerd_file_source_node_to_json(const audiomixerd_file_source_node_t *v
 }
 
 int audiomixerd_app_source_node_to_json(const audiomixerd_app_source_node_t *value, size_t fd_base, struct json_t **ret_json) {
-    cg_fds_t fds;
+    clp_gen_fds_t fds;
     if (ret_json) *ret_json = NULL;
     if (!value || !ret_json) return CLP_EARG;
     if (fd_base >= CLP_MAX_FDS_PER_MESSAGE) return CLP_EFD;
@@ -842,8 +797,7 @@ int audiomixerd_backend(clp_client_t *client, const audiomixerd_backend_args_t *
     if (!args) return CLP_EARG;
     rc = enc_audiomixerd_backend_args(args, &jargs, NULL);
     if (rc < 0) return rc;
-    rc = clp_call(client, "backend", jargs, &jres);
-    json_decref(jargs);
+    rc = clp_gen_call(client, "backend", jargs, NULL, &jres, NULL);
     if (rc < 0) return rc;
     rc = json_is_object(jres) ? 0 : CLP_EPROTO;
     json_decref(jres);
@@ -853,6 +807,7 @@ int audiomixerd_backend(clp_client_t *client, const audiomixerd_backend_args_t *
 int audiomixerd_device_open(clp_client_t *client, const audiomixerd_device_open_args_t *args, audiomixerd_device_open_result_t *ret_result) {
     int rc;
     json_t *jargs = NULL, *jres = NULL;
+    clp_gen_rfds_t rf;
     audiomixerd_device_open_result_t tmp;
     if (ret_result) init_audiomixerd_device_open_result(ret_result);
     if (!client) return CLP_EARG;
@@ -864,14 +819,11 @@ int audiomixerd_device_open(clp_client_t *client, const audiomixerd_device_open_
         jargs = json_object();
         if (!jargs) return CLP_ENOMEM;
     }
-    rc = clp_call(client, "device_open", jargs, &jres);
-    json_decref(jargs);
+    rc = clp_gen_call(client, "device_open", jargs, NULL, &jres, &rf);
     if (rc < 0) return rc;
-    {
-        cg_rfds_t rf = { NULL, 0, false };
-        rc = dec_audiomixerd_device_open_result(jres, &tmp, &rf);
-    }
+    rc = dec_audiomixerd_device_open_result(jres, &tmp, &rf);
     json_decref(jres);
+    clp_gen_rfds_release(&rf);
     if (rc < 0) return rc;
     if (ret_result) *ret_result = tmp; else audiomixerd_device_open_result_free(&tmp);
     return 0;
@@ -880,24 +832,21 @@ int audiomixerd_device_open(clp_client_t *client, const audiomixerd_device_open_
 int audiomixerd_create_node(clp_client_t *client, const audiomixerd_create_node_args_t *args, audiomixerd_create_node_result_t *ret_result) {
     int rc;
     json_t *jargs = NULL, *jres = NULL;
-    cg_fds_t fds;
+    clp_gen_fds_t fds;
+    clp_gen_rfds_t rf;
     audiomixerd_create_node_result_t tmp;
     if (ret_result) init_audiomixerd_create_node_result(ret_result);
     if (!client) return CLP_EARG;
     fds.n = 0;
     if (!args) return CLP_EARG;
-    if (args->fds_len > CLP_MAX_FDS_PER_MESSAGE || (args->fds_len > 0 && !args->fds)) return CLP_EARG;
-    for (size_t i = 0; i < args->fds_len; i++) fds.v[fds.n++] = args->fds[i];
+    if ((rc = clp_gen_fds_append(&fds, args->fds, args->fds_len)) < 0) return rc;
     rc = enc_audiomixerd_create_node_args(args, &jargs, &fds);
     if (rc < 0) return rc;
-    rc = clp_call_fds(client, "create_node", jargs, fds.v, fds.n, &jres, NULL, NULL);
-    json_decref(jargs);
+    rc = clp_gen_call(client, "create_node", jargs, &fds, &jres, &rf);
     if (rc < 0) return rc;
-    {
-        cg_rfds_t rf = { NULL, 0, false };
-        rc = dec_audiomixerd_create_node_result(jres, &tmp, &rf);
-    }
+    rc = dec_audiomixerd_create_node_result(jres, &tmp, &rf);
     json_decref(jres);
+    clp_gen_rfds_release(&rf);
     if (rc < 0) return rc;
     if (ret_result) *ret_result = tmp; else audiomixerd_create_node_result_free(&tmp);
     return 0;
@@ -910,8 +859,7 @@ int audiomixerd_destroy_node(clp_client_t *client, const audiomixerd_destroy_nod
     if (!args) return CLP_EARG;
     rc = enc_audiomixerd_destroy_node_args(args, &jargs, NULL);
     if (rc < 0) return rc;
-    rc = clp_call(client, "destroy_node", jargs, &jres);
-    json_decref(jargs);
+    rc = clp_gen_call(client, "destroy_node", jargs, NULL, &jres, NULL);
     if (rc < 0) return rc;
     rc = json_is_object(jres) ? 0 : CLP_EPROTO;
     json_decref(jres);
@@ -925,8 +873,7 @@ int audiomixerd_connect(clp_client_t *client, const audiomixerd_connect_args_t *
     if (!args) return CLP_EARG;
     rc = enc_audiomixerd_connect_args(args, &jargs, NULL);
     if (rc < 0) return rc;
-    rc = clp_call(client, "connect", jargs, &jres);
-    json_decref(jargs);
+    rc = clp_gen_call(client, "connect", jargs, NULL, &jres, NULL);
     if (rc < 0) return rc;
     rc = json_is_object(jres) ? 0 : CLP_EPROTO;
     json_decref(jres);
@@ -940,8 +887,7 @@ int audiomixerd_disconnect(clp_client_t *client, const audiomixerd_disconnect_ar
     if (!args) return CLP_EARG;
     rc = enc_audiomixerd_disconnect_args(args, &jargs, NULL);
     if (rc < 0) return rc;
-    rc = clp_call(client, "disconnect", jargs, &jres);
-    json_decref(jargs);
+    rc = clp_gen_call(client, "disconnect", jargs, NULL, &jres, NULL);
     if (rc < 0) return rc;
     rc = json_is_object(jres) ? 0 : CLP_EPROTO;
     json_decref(jres);
@@ -952,8 +898,7 @@ int audiomixerd_start(clp_client_t *client) {
     int rc;
     json_t *jargs = NULL, *jres = NULL;
     if (!client) return CLP_EARG;
-    rc = clp_call(client, "start", jargs, &jres);
-    json_decref(jargs);
+    rc = clp_gen_call(client, "start", jargs, NULL, &jres, NULL);
     if (rc < 0) return rc;
     rc = json_is_object(jres) ? 0 : CLP_EPROTO;
     json_decref(jres);
@@ -964,8 +909,7 @@ int audiomixerd_stop(clp_client_t *client) {
     int rc;
     json_t *jargs = NULL, *jres = NULL;
     if (!client) return CLP_EARG;
-    rc = clp_call(client, "stop", jargs, &jres);
-    json_decref(jargs);
+    rc = clp_gen_call(client, "stop", jargs, NULL, &jres, NULL);
     if (rc < 0) return rc;
     rc = json_is_object(jres) ? 0 : CLP_EPROTO;
     json_decref(jres);
@@ -995,34 +939,17 @@ void audiomixerd_event_free(audiomixerd_event_t *event) {
 }
 
 int audiomixerd_event_decode(const clp_msg_t *msg, audiomixerd_event_t *ret_event) {
-    json_t *root, *jname, *jsub;
-    int rc = 0;
-    cg_rfds_t rf;
+    json_t *root;
+    int rc;
+    clp_gen_rfds_t rf;
     if (!ret_event) return CLP_EARG;
     memset(ret_event, 0, sizeof *ret_event);
-    if (!msg) return CLP_EARG;
-    root = clp_msg_value(msg);
-    if (root) json_incref(root);
-    else {
-        if (!msg->data) return CLP_EARG;
-        root = json_loadb(msg->data, msg->len, 0, NULL);
-        if (!root) return CLP_EPROTO;
-    }
-    jname = json_object_get(root, "event");
-    jsub = json_object_get(root, "sub");
-    if (!json_is_object(root) || !json_is_string(jname) || (jsub && !json_is_integer(jsub))) { json_decref(root); return CLP_EPROTO; }
+    rc = clp_gen_event_open(msg, &root, &ret_event->name, &ret_event->sub, &rf);
+    if (rc < 0) return rc;
     ret_event->raw = root;
-    ret_event->name = json_string_value(jname);
-    ret_event->sub = jsub ? (int64_t)json_integer_value(jsub) : 0;
-    rf.fds = msg->fds;
-    rf.n = msg->nfds;
-    rf.dup = true;
     if (strcmp(ret_event->name, "dropped") == 0) {
-        json_t *jc = json_object_get(root, "count"), *jr = json_object_get(root, "reason");
-        if ((jc && !json_is_integer(jc)) || (jr && !json_is_string(jr))) rc = CLP_EPROTO;
         ret_event->kind = AUDIOMIXERD_EVENT_DROPPED;
-        ret_event->u.dropped.count = jc ? (int64_t)json_integer_value(jc) : 0;
-        ret_event->u.dropped.reason = jr ? json_string_value(jr) : NULL;
+        rc = clp_gen_event_dropped(root, &ret_event->u.dropped.count, &ret_event->u.dropped.reason);
     }
     else if (strcmp(ret_event->name, "state") == 0) {
         rc = dec_audiomixerd_state_event(root, &ret_event->u.state, &rf);

@@ -4,62 +4,17 @@
 
 #include "blitterd.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
-/* FDs collected while encoding arguments; each becomes {"fd_index": i}. */
-typedef struct cg_fds {
-    int v[CLP_MAX_FDS_PER_MESSAGE];
-    size_t n;
-} cg_fds_t;
+#include "cl_ports_gen.h"
 
-/* FDs received with a result or event; decoded ones are taken (set to -1) or duplicated. */
-typedef struct cg_rfds {
-    int *fds;
-    size_t n;
-    bool dup;
-} cg_rfds_t;
-
-static inline int cg_put_fd(cg_fds_t *fds, int fd, json_t **ret) {
-    if (fd < 0) return CLP_EARG;
-    if (!fds || fds->n >= CLP_MAX_FDS_PER_MESSAGE) return CLP_EFD;
-    *ret = json_pack("{s:I}", "fd_index", (json_int_t)fds->n);
-    if (!*ret) return CLP_ENOMEM;
-    fds->v[fds->n++] = fd;
-    return 0;
-}
-
-static inline int cg_get_fd(json_t *j, cg_rfds_t *fds, int *ret) {
-    json_t *idx = json_object_get(j, "fd_index");
-    json_int_t i;
-    if (!json_is_object(j) || !json_is_integer(idx)) return CLP_EPROTO;
-    i = json_integer_value(idx);
-    if (!fds || i < 0 || (size_t)i >= fds->n || fds->fds[i] < 0) return CLP_EFD;
-    if (fds->dup) {
-        int fd = fcntl(fds->fds[i], F_DUPFD_CLOEXEC, 0);
-        if (fd < 0) return -errno;
-        *ret = fd;
-    } else {
-        *ret = fds->fds[i];
-        fds->fds[i] = -1;
-    }
-    return 0;
-}
-
-static inline int cg_get_string(json_t *j, char **ret) {
-    size_t n;
-    if (!json_is_string(j)) return CLP_EPROTO;
-    n = json_string_length(j);
-    *ret = malloc(n + 1);
-    if (!*ret) return CLP_ENOMEM;
-    memcpy(*ret, json_string_value(j), n + 1);
-    return 0;
-}
+#if !defined(CLP_GEN_API_VERSION) || CLP_GEN_API_VERSION != 1
+#error "blitterd.c was generated for cl_ports_gen.h API version 1: regenerate it (deno task gen) or use a matching libcopperline-ports"
+#endif
 
 static void init_blitterd_rect_fill_result(blitterd_rect_fill_result_t *v);
 static void init_blitterd_rect_copy_result(blitterd_rect_copy_result_t *v);
@@ -67,24 +22,24 @@ static void init_blitterd_convert_result(blitterd_convert_result_t *v);
 static void init_blitterd_batch_result(blitterd_batch_result_t *v);
 static void init_blitterd_complete_event(blitterd_complete_event_t *v);
 static void init_blitterd_error_event(blitterd_error_event_t *v);
-static int dec_blitterd_rect_fill_result(json_t *j, blitterd_rect_fill_result_t *v, cg_rfds_t *fds);
-static int dec_blitterd_rect_copy_result(json_t *j, blitterd_rect_copy_result_t *v, cg_rfds_t *fds);
-static int dec_blitterd_convert_result(json_t *j, blitterd_convert_result_t *v, cg_rfds_t *fds);
-static int dec_blitterd_batch_result(json_t *j, blitterd_batch_result_t *v, cg_rfds_t *fds);
-static int dec_blitterd_complete_event(json_t *j, blitterd_complete_event_t *v, cg_rfds_t *fds);
-static int dec_blitterd_error_event(json_t *j, blitterd_error_event_t *v, cg_rfds_t *fds);
-static int enc_blitterd_dmabuf_surface(const blitterd_dmabuf_surface_t *v, json_t **ret, cg_fds_t *fds);
-static int enc_blitterd_file_surface(const blitterd_file_surface_t *v, json_t **ret, cg_fds_t *fds);
-static int enc_blitterd_rect(const blitterd_rect_t *v, json_t **ret, cg_fds_t *fds);
-static int enc_blitterd_point(const blitterd_point_t *v, json_t **ret, cg_fds_t *fds);
-static int enc_blitterd_color(const blitterd_color_t *v, json_t **ret, cg_fds_t *fds);
-static int enc_blitterd_rect_fill_op(const blitterd_rect_fill_op_t *v, json_t **ret, cg_fds_t *fds);
-static int enc_blitterd_rect_copy_op(const blitterd_rect_copy_op_t *v, json_t **ret, cg_fds_t *fds);
-static int enc_blitterd_convert_op(const blitterd_convert_op_t *v, json_t **ret, cg_fds_t *fds);
-static int enc_blitterd_rect_fill_args(const blitterd_rect_fill_args_t *v, json_t **ret, cg_fds_t *fds);
-static int enc_blitterd_rect_copy_args(const blitterd_rect_copy_args_t *v, json_t **ret, cg_fds_t *fds);
-static int enc_blitterd_convert_args(const blitterd_convert_args_t *v, json_t **ret, cg_fds_t *fds);
-static int enc_blitterd_batch_args(const blitterd_batch_args_t *v, json_t **ret, cg_fds_t *fds);
+static int dec_blitterd_rect_fill_result(json_t *j, blitterd_rect_fill_result_t *v, clp_gen_rfds_t *fds);
+static int dec_blitterd_rect_copy_result(json_t *j, blitterd_rect_copy_result_t *v, clp_gen_rfds_t *fds);
+static int dec_blitterd_convert_result(json_t *j, blitterd_convert_result_t *v, clp_gen_rfds_t *fds);
+static int dec_blitterd_batch_result(json_t *j, blitterd_batch_result_t *v, clp_gen_rfds_t *fds);
+static int dec_blitterd_complete_event(json_t *j, blitterd_complete_event_t *v, clp_gen_rfds_t *fds);
+static int dec_blitterd_error_event(json_t *j, blitterd_error_event_t *v, clp_gen_rfds_t *fds);
+static int enc_blitterd_dmabuf_surface(const blitterd_dmabuf_surface_t *v, json_t **ret, clp_gen_fds_t *fds);
+static int enc_blitterd_file_surface(const blitterd_file_surface_t *v, json_t **ret, clp_gen_fds_t *fds);
+static int enc_blitterd_rect(const blitterd_rect_t *v, json_t **ret, clp_gen_fds_t *fds);
+static int enc_blitterd_point(const blitterd_point_t *v, json_t **ret, clp_gen_fds_t *fds);
+static int enc_blitterd_color(const blitterd_color_t *v, json_t **ret, clp_gen_fds_t *fds);
+static int enc_blitterd_rect_fill_op(const blitterd_rect_fill_op_t *v, json_t **ret, clp_gen_fds_t *fds);
+static int enc_blitterd_rect_copy_op(const blitterd_rect_copy_op_t *v, json_t **ret, clp_gen_fds_t *fds);
+static int enc_blitterd_convert_op(const blitterd_convert_op_t *v, json_t **ret, clp_gen_fds_t *fds);
+static int enc_blitterd_rect_fill_args(const blitterd_rect_fill_args_t *v, json_t **ret, clp_gen_fds_t *fds);
+static int enc_blitterd_rect_copy_args(const blitterd_rect_copy_args_t *v, json_t **ret, clp_gen_fds_t *fds);
+static int enc_blitterd_convert_args(const blitterd_convert_args_t *v, json_t **ret, clp_gen_fds_t *fds);
+static int enc_blitterd_batch_args(const blitterd_batch_args_t *v, json_t **ret, clp_gen_fds_t *fds);
 
 const char *const blitterd_pixel_format_names[2] = {
     "RGBA8",
@@ -115,7 +70,7 @@ void blitterd_rect_fill_result_free(blitterd_rect_fill_result_t *v) {
     init_blitterd_rect_fill_result(v);
 }
 
-static int dec_blitterd_rect_fill_result(json_t *j, blitterd_rect_fill_result_t *v, cg_rfds_t *fds) {
+static int dec_blitterd_rect_fill_result(json_t *j, blitterd_rect_fill_result_t *v, clp_gen_rfds_t *fds) {
     int rc = 0;
     json_t *f;
     (void)fds;
@@ -141,7 +96,7 @@ void blitterd_rect_copy_result_free(blitterd_rect_copy_result_t *v) {
     init_blitterd_rect_copy_result(v);
 }
 
-static int dec_blitterd_rect_copy_result(json_t *j, blitterd_rect_copy_result_t *v, cg_rfds_t *fds) {
+static int dec_blitterd_rect_copy_result(json_t *j, blitterd_rect_copy_result_t *v, clp_gen_rfds_t *fds) {
     int rc = 0;
     json_t *f;
     (void)fds;
@@ -167,7 +122,7 @@ void blitterd_convert_result_free(blitterd_convert_result_t *v) {
     init_blitterd_convert_result(v);
 }
 
-static int dec_blitterd_convert_result(json_t *j, blitterd_convert_result_t *v, cg_rfds_t *fds) {
+static int dec_blitterd_convert_result(json_t *j, blitterd_convert_result_t *v, clp_gen_rfds_t *fds) {
     int rc = 0;
     json_t *f;
     (void)fds;
@@ -193,7 +148,7 @@ void blitterd_batch_result_free(blitterd_batch_result_t *v) {
     init_blitterd_batch_result(v);
 }
 
-static int dec_blitterd_batch_result(json_t *j, blitterd_batch_result_t *v, cg_rfds_t *fds) {
+static int dec_blitterd_batch_result(json_t *j, blitterd_batch_result_t *v, clp_gen_rfds_t *fds) {
     int rc = 0;
     json_t *f;
     (void)fds;
@@ -219,7 +174,7 @@ void blitterd_complete_event_free(blitterd_complete_event_t *v) {
     init_blitterd_complete_event(v);
 }
 
-static int dec_blitterd_complete_event(json_t *j, blitterd_complete_event_t *v, cg_rfds_t *fds) {
+static int dec_blitterd_complete_event(json_t *j, blitterd_complete_event_t *v, clp_gen_rfds_t *fds) {
     int rc = 0;
     json_t *f;
     (void)fds;
@@ -250,7 +205,7 @@ void blitterd_error_event_free(blitterd_error_event_t *v) {
     init_blitterd_error_event(v);
 }
 
-static int dec_blitterd_error_event(json_t *j, blitterd_error_event_t *v, cg_rfds_t *fds) {
+static int dec_blitterd_error_event(json_t *j, blitterd_error_event_t *v, clp_gen_rfds_t *fds) {
     int rc = 0;
     json_t *f;
     (void)fds;
@@ -262,7 +217,7 @@ static int dec_blitterd_error_event(json_t *j, blitterd_error_event_t *v, cg_rfd
     v->job = (int64_t)json_integer_value(f);
     f = json_object_get(j, "message");
     if (!f) goto proto;
-    if ((rc = cg_get_string(f, &v->message)) < 0) goto fail;
+    if ((rc = clp_gen_get_string(f, &v->message)) < 0) goto fail;
     return 0;
     proto:
     rc = CLP_EPROTO;
@@ -271,14 +226,14 @@ static int dec_blitterd_error_event(json_t *j, blitterd_error_event_t *v, cg_rfd
     return rc;
 }
 
-static int enc_blitterd_dmabuf_surface(const blitterd_dmabuf_surface_t *v, json_t **ret, cg_fds_t *fds) {
+static int enc_blitterd_dmabuf_surface(const blitterd_dmabuf_surface_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
     json_t *o = NULL, *x = NULL;
     (void)fds;
     *ret = NULL;
     o = json_object();
     if (!o) return CLP_ENOMEM;
-    if ((rc = cg_put_fd(fds, v->fd, &x)) < 0) goto fail;
+    if ((rc = clp_gen_put_fd(fds, v->fd, &x)) < 0) goto fail;
     rc = json_object_set_new(o, "fd", x) < 0 ? CLP_ENOMEM : 0;
     x = NULL;
     if (rc < 0) goto fail;
@@ -319,7 +274,7 @@ static int enc_blitterd_dmabuf_surface(const blitterd_dmabuf_surface_t *v, json_
     return rc;
 }
 
-static int enc_blitterd_file_surface(const blitterd_file_surface_t *v, json_t **ret, cg_fds_t *fds) {
+static int enc_blitterd_file_surface(const blitterd_file_surface_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
     json_t *o = NULL, *x = NULL;
     (void)fds;
@@ -361,7 +316,7 @@ static int enc_blitterd_file_surface(const blitterd_file_surface_t *v, json_t **
     return rc;
 }
 
-static int enc_blitterd_rect(const blitterd_rect_t *v, json_t **ret, cg_fds_t *fds) {
+static int enc_blitterd_rect(const blitterd_rect_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
     json_t *o = NULL, *x = NULL;
     (void)fds;
@@ -396,7 +351,7 @@ static int enc_blitterd_rect(const blitterd_rect_t *v, json_t **ret, cg_fds_t *f
     return rc;
 }
 
-static int enc_blitterd_point(const blitterd_point_t *v, json_t **ret, cg_fds_t *fds) {
+static int enc_blitterd_point(const blitterd_point_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
     json_t *o = NULL, *x = NULL;
     (void)fds;
@@ -421,7 +376,7 @@ static int enc_blitterd_point(const blitterd_point_t *v, json_t **ret, cg_fds_t 
     return rc;
 }
 
-static int enc_blitterd_color(const blitterd_color_t *v, json_t **ret, cg_fds_t *fds) {
+static int enc_blitterd_color(const blitterd_color_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
     json_t *o = NULL, *x = NULL;
     (void)fds;
@@ -456,7 +411,7 @@ static int enc_blitterd_color(const blitterd_color_t *v, json_t **ret, cg_fds_t 
     return rc;
 }
 
-static int enc_blitterd_rect_fill_op(const blitterd_rect_fill_op_t *v, json_t **ret, cg_fds_t *fds) {
+static int enc_blitterd_rect_fill_op(const blitterd_rect_fill_op_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
     json_t *o = NULL, *x = NULL;
     (void)fds;
@@ -489,7 +444,7 @@ static int enc_blitterd_rect_fill_op(const blitterd_rect_fill_op_t *v, json_t **
     return rc;
 }
 
-static int enc_blitterd_rect_copy_op(const blitterd_rect_copy_op_t *v, json_t **ret, cg_fds_t *fds) {
+static int enc_blitterd_rect_copy_op(const blitterd_rect_copy_op_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
     json_t *o = NULL, *x = NULL;
     (void)fds;
@@ -527,7 +482,7 @@ static int enc_blitterd_rect_copy_op(const blitterd_rect_copy_op_t *v, json_t **
     return rc;
 }
 
-static int enc_blitterd_convert_op(const blitterd_convert_op_t *v, json_t **ret, cg_fds_t *fds) {
+static int enc_blitterd_convert_op(const blitterd_convert_op_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
     json_t *o = NULL, *x = NULL;
     (void)fds;
@@ -557,7 +512,7 @@ static int enc_blitterd_convert_op(const blitterd_convert_op_t *v, json_t **ret,
     return rc;
 }
 
-static int enc_blitterd_rect_fill_args(const blitterd_rect_fill_args_t *v, json_t **ret, cg_fds_t *fds) {
+static int enc_blitterd_rect_fill_args(const blitterd_rect_fill_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
     json_t *o = NULL, *x = NULL;
     (void)fds;
@@ -585,7 +540,7 @@ static int enc_blitterd_rect_fill_args(const blitterd_rect_fill_args_t *v, json_
     return rc;
 }
 
-static int enc_blitterd_rect_copy_args(const blitterd_rect_copy_args_t *v, json_t **ret, cg_fds_t *fds) {
+static int enc_blitterd_rect_copy_args(const blitterd_rect_copy_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
     json_t *o = NULL, *x = NULL;
     (void)fds;
@@ -618,7 +573,7 @@ static int enc_blitterd_rect_copy_args(const blitterd_rect_copy_args_t *v, json_
     return rc;
 }
 
-static int enc_blitterd_convert_args(const blitterd_convert_args_t *v, json_t **ret, cg_fds_t *fds) {
+static int enc_blitterd_convert_args(const blitterd_convert_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
     json_t *o = NULL, *x = NULL;
     (void)fds;
@@ -643,7 +598,7 @@ static int enc_blitterd_convert_args(const blitterd_convert_args_t *v, json_t **
     return rc;
 }
 
-static int enc_blitterd_batch_args(const blitterd_batch_args_t *v, json_t **ret, cg_fds_t *fds) {
+static int enc_blitterd_batch_args(const blitterd_batch_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
     json_t *o = NULL, *x = NULL;
     (void)fds;
@@ -671,7 +626,7 @@ static int enc_blitterd_batch_args(const blitterd_batch_args_t *v, json_t **ret,
 }
 
 int blitterd_dmabuf_surface_to_json(const blitterd_dmabuf_surface_t *value, size_t fd_base, struct json_t **ret_json) {
-    cg_fds_t fds;
+    clp_gen_fds_t fds;
     if (ret_json) *ret_json = NULL;
     if (!value || !ret_json) return CLP_EARG;
     if (fd_base >= CLP_MAX_FDS_PER_MESSAGE) return CLP_EFD;
@@ -724,24 +679,21 @@ int blitterd_convert_op_to_json(const blitterd_convert_op_t *value, struct json_
 int blitterd_rect_fill(clp_client_t *client, const blitterd_rect_fill_args_t *args, blitterd_rect_fill_result_t *ret_result) {
     int rc;
     json_t *jargs = NULL, *jres = NULL;
-    cg_fds_t fds;
+    clp_gen_fds_t fds;
+    clp_gen_rfds_t rf;
     blitterd_rect_fill_result_t tmp;
     if (ret_result) init_blitterd_rect_fill_result(ret_result);
     if (!client) return CLP_EARG;
     fds.n = 0;
     if (!args) return CLP_EARG;
-    if (args->fds_len > CLP_MAX_FDS_PER_MESSAGE || (args->fds_len > 0 && !args->fds)) return CLP_EARG;
-    for (size_t i = 0; i < args->fds_len; i++) fds.v[fds.n++] = args->fds[i];
+    if ((rc = clp_gen_fds_append(&fds, args->fds, args->fds_len)) < 0) return rc;
     rc = enc_blitterd_rect_fill_args(args, &jargs, &fds);
     if (rc < 0) return rc;
-    rc = clp_call_fds(client, "rect_fill", jargs, fds.v, fds.n, &jres, NULL, NULL);
-    json_decref(jargs);
+    rc = clp_gen_call(client, "rect_fill", jargs, &fds, &jres, &rf);
     if (rc < 0) return rc;
-    {
-        cg_rfds_t rf = { NULL, 0, false };
-        rc = dec_blitterd_rect_fill_result(jres, &tmp, &rf);
-    }
+    rc = dec_blitterd_rect_fill_result(jres, &tmp, &rf);
     json_decref(jres);
+    clp_gen_rfds_release(&rf);
     if (rc < 0) return rc;
     if (ret_result) *ret_result = tmp; else blitterd_rect_fill_result_free(&tmp);
     return 0;
@@ -750,24 +702,21 @@ int blitterd_rect_fill(clp_client_t *client, const blitterd_rect_fill_args_t *ar
 int blitterd_rect_copy(clp_client_t *client, const blitterd_rect_copy_args_t *args, blitterd_rect_copy_result_t *ret_result) {
     int rc;
     json_t *jargs = NULL, *jres = NULL;
-    cg_fds_t fds;
+    clp_gen_fds_t fds;
+    clp_gen_rfds_t rf;
     blitterd_rect_copy_result_t tmp;
     if (ret_result) init_blitterd_rect_copy_result(ret_result);
     if (!client) return CLP_EARG;
     fds.n = 0;
     if (!args) return CLP_EARG;
-    if (args->fds_len > CLP_MAX_FDS_PER_MESSAGE || (args->fds_len > 0 && !args->fds)) return CLP_EARG;
-    for (size_t i = 0; i < args->fds_len; i++) fds.v[fds.n++] = args->fds[i];
+    if ((rc = clp_gen_fds_append(&fds, args->fds, args->fds_len)) < 0) return rc;
     rc = enc_blitterd_rect_copy_args(args, &jargs, &fds);
     if (rc < 0) return rc;
-    rc = clp_call_fds(client, "rect_copy", jargs, fds.v, fds.n, &jres, NULL, NULL);
-    json_decref(jargs);
+    rc = clp_gen_call(client, "rect_copy", jargs, &fds, &jres, &rf);
     if (rc < 0) return rc;
-    {
-        cg_rfds_t rf = { NULL, 0, false };
-        rc = dec_blitterd_rect_copy_result(jres, &tmp, &rf);
-    }
+    rc = dec_blitterd_rect_copy_result(jres, &tmp, &rf);
     json_decref(jres);
+    clp_gen_rfds_release(&rf);
     if (rc < 0) return rc;
     if (ret_result) *ret_result = tmp; else blitterd_rect_copy_result_free(&tmp);
     return 0;
@@ -776,24 +725,21 @@ int blitterd_rect_copy(clp_client_t *client, const blitterd_rect_copy_args_t *ar
 int blitterd_convert(clp_client_t *client, const blitterd_convert_args_t *args, blitterd_convert_result_t *ret_result) {
     int rc;
     json_t *jargs = NULL, *jres = NULL;
-    cg_fds_t fds;
+    clp_gen_fds_t fds;
+    clp_gen_rfds_t rf;
     blitterd_convert_result_t tmp;
     if (ret_result) init_blitterd_convert_result(ret_result);
     if (!client) return CLP_EARG;
     fds.n = 0;
     if (!args) return CLP_EARG;
-    if (args->fds_len > CLP_MAX_FDS_PER_MESSAGE || (args->fds_len > 0 && !args->fds)) return CLP_EARG;
-    for (size_t i = 0; i < args->fds_len; i++) fds.v[fds.n++] = args->fds[i];
+    if ((rc = clp_gen_fds_append(&fds, args->fds, args->fds_len)) < 0) return rc;
     rc = enc_blitterd_convert_args(args, &jargs, &fds);
     if (rc < 0) return rc;
-    rc = clp_call_fds(client, "convert", jargs, fds.v, fds.n, &jres, NULL, NULL);
-    json_decref(jargs);
+    rc = clp_gen_call(client, "convert", jargs, &fds, &jres, &rf);
     if (rc < 0) return rc;
-    {
-        cg_rfds_t rf = { NULL, 0, false };
-        rc = dec_blitterd_convert_result(jres, &tmp, &rf);
-    }
+    rc = dec_blitterd_convert_result(jres, &tmp, &rf);
     json_decref(jres);
+    clp_gen_rfds_release(&rf);
     if (rc < 0) return rc;
     if (ret_result) *ret_result = tmp; else blitterd_convert_result_free(&tmp);
     return 0;
@@ -802,24 +748,21 @@ int blitterd_convert(clp_client_t *client, const blitterd_convert_args_t *args, 
 int blitterd_batch(clp_client_t *client, const blitterd_batch_args_t *args, blitterd_batch_result_t *ret_result) {
     int rc;
     json_t *jargs = NULL, *jres = NULL;
-    cg_fds_t fds;
+    clp_gen_fds_t fds;
+    clp_gen_rfds_t rf;
     blitterd_batch_result_t tmp;
     if (ret_result) init_blitterd_batch_result(ret_result);
     if (!client) return CLP_EARG;
     fds.n = 0;
     if (!args) return CLP_EARG;
-    if (args->fds_len > CLP_MAX_FDS_PER_MESSAGE || (args->fds_len > 0 && !args->fds)) return CLP_EARG;
-    for (size_t i = 0; i < args->fds_len; i++) fds.v[fds.n++] = args->fds[i];
+    if ((rc = clp_gen_fds_append(&fds, args->fds, args->fds_len)) < 0) return rc;
     rc = enc_blitterd_batch_args(args, &jargs, &fds);
     if (rc < 0) return rc;
-    rc = clp_call_fds(client, "batch", jargs, fds.v, fds.n, &jres, NULL, NULL);
-    json_decref(jargs);
+    rc = clp_gen_call(client, "batch", jargs, &fds, &jres, &rf);
     if (rc < 0) return rc;
-    {
-        cg_rfds_t rf = { NULL, 0, false };
-        rc = dec_blitterd_batch_result(jres, &tmp, &rf);
-    }
+    rc = dec_blitterd_batch_result(jres, &tmp, &rf);
     json_decref(jres);
+    clp_gen_rfds_release(&rf);
     if (rc < 0) return rc;
     if (ret_result) *ret_result = tmp; else blitterd_batch_result_free(&tmp);
     return 0;
@@ -846,34 +789,17 @@ void blitterd_event_free(blitterd_event_t *event) {
 }
 
 int blitterd_event_decode(const clp_msg_t *msg, blitterd_event_t *ret_event) {
-    json_t *root, *jname, *jsub;
-    int rc = 0;
-    cg_rfds_t rf;
+    json_t *root;
+    int rc;
+    clp_gen_rfds_t rf;
     if (!ret_event) return CLP_EARG;
     memset(ret_event, 0, sizeof *ret_event);
-    if (!msg) return CLP_EARG;
-    root = clp_msg_value(msg);
-    if (root) json_incref(root);
-    else {
-        if (!msg->data) return CLP_EARG;
-        root = json_loadb(msg->data, msg->len, 0, NULL);
-        if (!root) return CLP_EPROTO;
-    }
-    jname = json_object_get(root, "event");
-    jsub = json_object_get(root, "sub");
-    if (!json_is_object(root) || !json_is_string(jname) || (jsub && !json_is_integer(jsub))) { json_decref(root); return CLP_EPROTO; }
+    rc = clp_gen_event_open(msg, &root, &ret_event->name, &ret_event->sub, &rf);
+    if (rc < 0) return rc;
     ret_event->raw = root;
-    ret_event->name = json_string_value(jname);
-    ret_event->sub = jsub ? (int64_t)json_integer_value(jsub) : 0;
-    rf.fds = msg->fds;
-    rf.n = msg->nfds;
-    rf.dup = true;
     if (strcmp(ret_event->name, "dropped") == 0) {
-        json_t *jc = json_object_get(root, "count"), *jr = json_object_get(root, "reason");
-        if ((jc && !json_is_integer(jc)) || (jr && !json_is_string(jr))) rc = CLP_EPROTO;
         ret_event->kind = BLITTERD_EVENT_DROPPED;
-        ret_event->u.dropped.count = jc ? (int64_t)json_integer_value(jc) : 0;
-        ret_event->u.dropped.reason = jr ? json_string_value(jr) : NULL;
+        rc = clp_gen_event_dropped(root, &ret_event->u.dropped.count, &ret_event->u.dropped.reason);
     }
     else if (strcmp(ret_event->name, "complete") == 0) {
         rc = dec_blitterd_complete_event(root, &ret_event->u.complete, &rf);

@@ -4,62 +4,17 @@
 
 #include "ciad.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
-/* FDs collected while encoding arguments; each becomes {"fd_index": i}. */
-typedef struct cg_fds {
-    int v[CLP_MAX_FDS_PER_MESSAGE];
-    size_t n;
-} cg_fds_t;
+#include "cl_ports_gen.h"
 
-/* FDs received with a result or event; decoded ones are taken (set to -1) or duplicated. */
-typedef struct cg_rfds {
-    int *fds;
-    size_t n;
-    bool dup;
-} cg_rfds_t;
-
-static inline int cg_put_fd(cg_fds_t *fds, int fd, json_t **ret) {
-    if (fd < 0) return CLP_EARG;
-    if (!fds || fds->n >= CLP_MAX_FDS_PER_MESSAGE) return CLP_EFD;
-    *ret = json_pack("{s:I}", "fd_index", (json_int_t)fds->n);
-    if (!*ret) return CLP_ENOMEM;
-    fds->v[fds->n++] = fd;
-    return 0;
-}
-
-static inline int cg_get_fd(json_t *j, cg_rfds_t *fds, int *ret) {
-    json_t *idx = json_object_get(j, "fd_index");
-    json_int_t i;
-    if (!json_is_object(j) || !json_is_integer(idx)) return CLP_EPROTO;
-    i = json_integer_value(idx);
-    if (!fds || i < 0 || (size_t)i >= fds->n || fds->fds[i] < 0) return CLP_EFD;
-    if (fds->dup) {
-        int fd = fcntl(fds->fds[i], F_DUPFD_CLOEXEC, 0);
-        if (fd < 0) return -errno;
-        *ret = fd;
-    } else {
-        *ret = fds->fds[i];
-        fds->fds[i] = -1;
-    }
-    return 0;
-}
-
-static inline int cg_get_string(json_t *j, char **ret) {
-    size_t n;
-    if (!json_is_string(j)) return CLP_EPROTO;
-    n = json_string_length(j);
-    *ret = malloc(n + 1);
-    if (!*ret) return CLP_ENOMEM;
-    memcpy(*ret, json_string_value(j), n + 1);
-    return 0;
-}
+#if !defined(CLP_GEN_API_VERSION) || CLP_GEN_API_VERSION != 1
+#error "ciad.c was generated for cl_ports_gen.h API version 1: regenerate it (deno task gen) or use a matching libcopperline-ports"
+#endif
 
 static void init_ciad_time_us_result(ciad_time_us_result_t *v);
 static void init_ciad_gpio_read_result(ciad_gpio_read_result_t *v);
@@ -68,21 +23,21 @@ static void init_ciad_timer_event(ciad_timer_event_t *v);
 static void init_ciad_gpio_event(ciad_gpio_event_t *v);
 static void init_ciad_midi_event(ciad_midi_event_t *v);
 static void init_ciad_hid_event(ciad_hid_event_t *v);
-static int dec_ciad_time_us_result(json_t *j, ciad_time_us_result_t *v, cg_rfds_t *fds);
-static int dec_ciad_gpio_read_result(json_t *j, ciad_gpio_read_result_t *v, cg_rfds_t *fds);
-static int dec_ciad_i2c_xfer_result(json_t *j, ciad_i2c_xfer_result_t *v, cg_rfds_t *fds);
-static int dec_ciad_timer_event(json_t *j, ciad_timer_event_t *v, cg_rfds_t *fds);
-static int dec_ciad_gpio_event(json_t *j, ciad_gpio_event_t *v, cg_rfds_t *fds);
-static int dec_ciad_midi_event(json_t *j, ciad_midi_event_t *v, cg_rfds_t *fds);
-static int dec_ciad_hid_event(json_t *j, ciad_hid_event_t *v, cg_rfds_t *fds);
-static int enc_ciad_timer_set_args(const ciad_timer_set_args_t *v, json_t **ret, cg_fds_t *fds);
-static int enc_ciad_timer_stop_args(const ciad_timer_stop_args_t *v, json_t **ret, cg_fds_t *fds);
-static int enc_ciad_gpio_write_args(const ciad_gpio_write_args_t *v, json_t **ret, cg_fds_t *fds);
-static int enc_ciad_gpio_read_args(const ciad_gpio_read_args_t *v, json_t **ret, cg_fds_t *fds);
-static int enc_ciad_gpio_mode_args(const ciad_gpio_mode_args_t *v, json_t **ret, cg_fds_t *fds);
-static int enc_ciad_midi_out_args(const ciad_midi_out_args_t *v, json_t **ret, cg_fds_t *fds);
-static int enc_ciad_i2c_xfer_args(const ciad_i2c_xfer_args_t *v, json_t **ret, cg_fds_t *fds);
-static int enc_ciad_set_rtc_args(const ciad_set_rtc_args_t *v, json_t **ret, cg_fds_t *fds);
+static int dec_ciad_time_us_result(json_t *j, ciad_time_us_result_t *v, clp_gen_rfds_t *fds);
+static int dec_ciad_gpio_read_result(json_t *j, ciad_gpio_read_result_t *v, clp_gen_rfds_t *fds);
+static int dec_ciad_i2c_xfer_result(json_t *j, ciad_i2c_xfer_result_t *v, clp_gen_rfds_t *fds);
+static int dec_ciad_timer_event(json_t *j, ciad_timer_event_t *v, clp_gen_rfds_t *fds);
+static int dec_ciad_gpio_event(json_t *j, ciad_gpio_event_t *v, clp_gen_rfds_t *fds);
+static int dec_ciad_midi_event(json_t *j, ciad_midi_event_t *v, clp_gen_rfds_t *fds);
+static int dec_ciad_hid_event(json_t *j, ciad_hid_event_t *v, clp_gen_rfds_t *fds);
+static int enc_ciad_timer_set_args(const ciad_timer_set_args_t *v, json_t **ret, clp_gen_fds_t *fds);
+static int enc_ciad_timer_stop_args(const ciad_timer_stop_args_t *v, json_t **ret, clp_gen_fds_t *fds);
+static int enc_ciad_gpio_write_args(const ciad_gpio_write_args_t *v, json_t **ret, clp_gen_fds_t *fds);
+static int enc_ciad_gpio_read_args(const ciad_gpio_read_args_t *v, json_t **ret, clp_gen_fds_t *fds);
+static int enc_ciad_gpio_mode_args(const ciad_gpio_mode_args_t *v, json_t **ret, clp_gen_fds_t *fds);
+static int enc_ciad_midi_out_args(const ciad_midi_out_args_t *v, json_t **ret, clp_gen_fds_t *fds);
+static int enc_ciad_i2c_xfer_args(const ciad_i2c_xfer_args_t *v, json_t **ret, clp_gen_fds_t *fds);
+static int enc_ciad_set_rtc_args(const ciad_set_rtc_args_t *v, json_t **ret, clp_gen_fds_t *fds);
 
 const char *const ciad_gpio_mode_args_mode_names[3] = {
     "in",
@@ -155,7 +110,7 @@ void ciad_time_us_result_free(ciad_time_us_result_t *v) {
     init_ciad_time_us_result(v);
 }
 
-static int dec_ciad_time_us_result(json_t *j, ciad_time_us_result_t *v, cg_rfds_t *fds) {
+static int dec_ciad_time_us_result(json_t *j, ciad_time_us_result_t *v, clp_gen_rfds_t *fds) {
     int rc = 0;
     json_t *f;
     (void)fds;
@@ -181,7 +136,7 @@ void ciad_gpio_read_result_free(ciad_gpio_read_result_t *v) {
     init_ciad_gpio_read_result(v);
 }
 
-static int dec_ciad_gpio_read_result(json_t *j, ciad_gpio_read_result_t *v, cg_rfds_t *fds) {
+static int dec_ciad_gpio_read_result(json_t *j, ciad_gpio_read_result_t *v, clp_gen_rfds_t *fds) {
     int rc = 0;
     json_t *f;
     (void)fds;
@@ -208,7 +163,7 @@ void ciad_i2c_xfer_result_free(ciad_i2c_xfer_result_t *v) {
     init_ciad_i2c_xfer_result(v);
 }
 
-static int dec_ciad_i2c_xfer_result(json_t *j, ciad_i2c_xfer_result_t *v, cg_rfds_t *fds) {
+static int dec_ciad_i2c_xfer_result(json_t *j, ciad_i2c_xfer_result_t *v, clp_gen_rfds_t *fds) {
     int rc = 0;
     json_t *f;
     (void)fds;
@@ -247,7 +202,7 @@ void ciad_timer_event_free(ciad_timer_event_t *v) {
     init_ciad_timer_event(v);
 }
 
-static int dec_ciad_timer_event(json_t *j, ciad_timer_event_t *v, cg_rfds_t *fds) {
+static int dec_ciad_timer_event(json_t *j, ciad_timer_event_t *v, clp_gen_rfds_t *fds) {
     int rc = 0;
     json_t *f;
     (void)fds;
@@ -277,7 +232,7 @@ void ciad_gpio_event_free(ciad_gpio_event_t *v) {
     init_ciad_gpio_event(v);
 }
 
-static int dec_ciad_gpio_event(json_t *j, ciad_gpio_event_t *v, cg_rfds_t *fds) {
+static int dec_ciad_gpio_event(json_t *j, ciad_gpio_event_t *v, clp_gen_rfds_t *fds) {
     int rc = 0;
     json_t *f;
     (void)fds;
@@ -311,7 +266,7 @@ void ciad_midi_event_free(ciad_midi_event_t *v) {
     init_ciad_midi_event(v);
 }
 
-static int dec_ciad_midi_event(json_t *j, ciad_midi_event_t *v, cg_rfds_t *fds) {
+static int dec_ciad_midi_event(json_t *j, ciad_midi_event_t *v, clp_gen_rfds_t *fds) {
     int rc = 0;
     json_t *f;
     (void)fds;
@@ -351,7 +306,7 @@ void ciad_hid_event_free(ciad_hid_event_t *v) {
     init_ciad_hid_event(v);
 }
 
-static int dec_ciad_hid_event(json_t *j, ciad_hid_event_t *v, cg_rfds_t *fds) {
+static int dec_ciad_hid_event(json_t *j, ciad_hid_event_t *v, clp_gen_rfds_t *fds) {
     int rc = 0;
     json_t *f;
     (void)fds;
@@ -392,7 +347,7 @@ static int dec_ciad_hid_event(json_t *j, ciad_hid_event_t *v, cg_rfds_t *fds) {
     return rc;
 }
 
-static int enc_ciad_timer_set_args(const ciad_timer_set_args_t *v, json_t **ret, cg_fds_t *fds) {
+static int enc_ciad_timer_set_args(const ciad_timer_set_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
     json_t *o = NULL, *x = NULL;
     (void)fds;
@@ -424,7 +379,7 @@ static int enc_ciad_timer_set_args(const ciad_timer_set_args_t *v, json_t **ret,
     return rc;
 }
 
-static int enc_ciad_timer_stop_args(const ciad_timer_stop_args_t *v, json_t **ret, cg_fds_t *fds) {
+static int enc_ciad_timer_stop_args(const ciad_timer_stop_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
     json_t *o = NULL, *x = NULL;
     (void)fds;
@@ -444,7 +399,7 @@ static int enc_ciad_timer_stop_args(const ciad_timer_stop_args_t *v, json_t **re
     return rc;
 }
 
-static int enc_ciad_gpio_write_args(const ciad_gpio_write_args_t *v, json_t **ret, cg_fds_t *fds) {
+static int enc_ciad_gpio_write_args(const ciad_gpio_write_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
     json_t *o = NULL, *x = NULL;
     (void)fds;
@@ -469,7 +424,7 @@ static int enc_ciad_gpio_write_args(const ciad_gpio_write_args_t *v, json_t **re
     return rc;
 }
 
-static int enc_ciad_gpio_read_args(const ciad_gpio_read_args_t *v, json_t **ret, cg_fds_t *fds) {
+static int enc_ciad_gpio_read_args(const ciad_gpio_read_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
     json_t *o = NULL, *x = NULL;
     (void)fds;
@@ -489,7 +444,7 @@ static int enc_ciad_gpio_read_args(const ciad_gpio_read_args_t *v, json_t **ret,
     return rc;
 }
 
-static int enc_ciad_gpio_mode_args(const ciad_gpio_mode_args_t *v, json_t **ret, cg_fds_t *fds) {
+static int enc_ciad_gpio_mode_args(const ciad_gpio_mode_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
     json_t *o = NULL, *x = NULL;
     (void)fds;
@@ -515,7 +470,7 @@ static int enc_ciad_gpio_mode_args(const ciad_gpio_mode_args_t *v, json_t **ret,
     return rc;
 }
 
-static int enc_ciad_midi_out_args(const ciad_midi_out_args_t *v, json_t **ret, cg_fds_t *fds) {
+static int enc_ciad_midi_out_args(const ciad_midi_out_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
     json_t *o = NULL, *x = NULL;
     (void)fds;
@@ -542,7 +497,7 @@ static int enc_ciad_midi_out_args(const ciad_midi_out_args_t *v, json_t **ret, c
     return rc;
 }
 
-static int enc_ciad_i2c_xfer_args(const ciad_i2c_xfer_args_t *v, json_t **ret, cg_fds_t *fds) {
+static int enc_ciad_i2c_xfer_args(const ciad_i2c_xfer_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
     json_t *o = NULL, *x = NULL;
     (void)fds;
@@ -583,7 +538,7 @@ static int enc_ciad_i2c_xfer_args(const ciad_i2c_xfer_args_t *v, json_t **ret, c
     return rc;
 }
 
-static int enc_ciad_set_rtc_args(const ciad_set_rtc_args_t *v, json_t **ret, cg_fds_t *fds) {
+static int enc_ciad_set_rtc_args(const ciad_set_rtc_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
     json_t *o = NULL, *x = NULL;
     (void)fds;
@@ -606,17 +561,15 @@ static int enc_ciad_set_rtc_args(const ciad_set_rtc_args_t *v, json_t **ret, cg_
 int ciad_time_us(clp_client_t *client, ciad_time_us_result_t *ret_result) {
     int rc;
     json_t *jargs = NULL, *jres = NULL;
+    clp_gen_rfds_t rf;
     ciad_time_us_result_t tmp;
     if (ret_result) init_ciad_time_us_result(ret_result);
     if (!client) return CLP_EARG;
-    rc = clp_call(client, "time_us", jargs, &jres);
-    json_decref(jargs);
+    rc = clp_gen_call(client, "time_us", jargs, NULL, &jres, &rf);
     if (rc < 0) return rc;
-    {
-        cg_rfds_t rf = { NULL, 0, false };
-        rc = dec_ciad_time_us_result(jres, &tmp, &rf);
-    }
+    rc = dec_ciad_time_us_result(jres, &tmp, &rf);
     json_decref(jres);
+    clp_gen_rfds_release(&rf);
     if (rc < 0) return rc;
     if (ret_result) *ret_result = tmp; else ciad_time_us_result_free(&tmp);
     return 0;
@@ -629,8 +582,7 @@ int ciad_timer_set(clp_client_t *client, const ciad_timer_set_args_t *args) {
     if (!args) return CLP_EARG;
     rc = enc_ciad_timer_set_args(args, &jargs, NULL);
     if (rc < 0) return rc;
-    rc = clp_call(client, "timer_set", jargs, &jres);
-    json_decref(jargs);
+    rc = clp_gen_call(client, "timer_set", jargs, NULL, &jres, NULL);
     if (rc < 0) return rc;
     rc = json_is_object(jres) ? 0 : CLP_EPROTO;
     json_decref(jres);
@@ -644,8 +596,7 @@ int ciad_timer_stop(clp_client_t *client, const ciad_timer_stop_args_t *args) {
     if (!args) return CLP_EARG;
     rc = enc_ciad_timer_stop_args(args, &jargs, NULL);
     if (rc < 0) return rc;
-    rc = clp_call(client, "timer_stop", jargs, &jres);
-    json_decref(jargs);
+    rc = clp_gen_call(client, "timer_stop", jargs, NULL, &jres, NULL);
     if (rc < 0) return rc;
     rc = json_is_object(jres) ? 0 : CLP_EPROTO;
     json_decref(jres);
@@ -659,8 +610,7 @@ int ciad_gpio_write(clp_client_t *client, const ciad_gpio_write_args_t *args) {
     if (!args) return CLP_EARG;
     rc = enc_ciad_gpio_write_args(args, &jargs, NULL);
     if (rc < 0) return rc;
-    rc = clp_call(client, "gpio_write", jargs, &jres);
-    json_decref(jargs);
+    rc = clp_gen_call(client, "gpio_write", jargs, NULL, &jres, NULL);
     if (rc < 0) return rc;
     rc = json_is_object(jres) ? 0 : CLP_EPROTO;
     json_decref(jres);
@@ -670,20 +620,18 @@ int ciad_gpio_write(clp_client_t *client, const ciad_gpio_write_args_t *args) {
 int ciad_gpio_read(clp_client_t *client, const ciad_gpio_read_args_t *args, ciad_gpio_read_result_t *ret_result) {
     int rc;
     json_t *jargs = NULL, *jres = NULL;
+    clp_gen_rfds_t rf;
     ciad_gpio_read_result_t tmp;
     if (ret_result) init_ciad_gpio_read_result(ret_result);
     if (!client) return CLP_EARG;
     if (!args) return CLP_EARG;
     rc = enc_ciad_gpio_read_args(args, &jargs, NULL);
     if (rc < 0) return rc;
-    rc = clp_call(client, "gpio_read", jargs, &jres);
-    json_decref(jargs);
+    rc = clp_gen_call(client, "gpio_read", jargs, NULL, &jres, &rf);
     if (rc < 0) return rc;
-    {
-        cg_rfds_t rf = { NULL, 0, false };
-        rc = dec_ciad_gpio_read_result(jres, &tmp, &rf);
-    }
+    rc = dec_ciad_gpio_read_result(jres, &tmp, &rf);
     json_decref(jres);
+    clp_gen_rfds_release(&rf);
     if (rc < 0) return rc;
     if (ret_result) *ret_result = tmp; else ciad_gpio_read_result_free(&tmp);
     return 0;
@@ -696,8 +644,7 @@ int ciad_gpio_mode(clp_client_t *client, const ciad_gpio_mode_args_t *args) {
     if (!args) return CLP_EARG;
     rc = enc_ciad_gpio_mode_args(args, &jargs, NULL);
     if (rc < 0) return rc;
-    rc = clp_call(client, "gpio_mode", jargs, &jres);
-    json_decref(jargs);
+    rc = clp_gen_call(client, "gpio_mode", jargs, NULL, &jres, NULL);
     if (rc < 0) return rc;
     rc = json_is_object(jres) ? 0 : CLP_EPROTO;
     json_decref(jres);
@@ -711,8 +658,7 @@ int ciad_midi_out(clp_client_t *client, const ciad_midi_out_args_t *args) {
     if (!args) return CLP_EARG;
     rc = enc_ciad_midi_out_args(args, &jargs, NULL);
     if (rc < 0) return rc;
-    rc = clp_call(client, "midi_out", jargs, &jres);
-    json_decref(jargs);
+    rc = clp_gen_call(client, "midi_out", jargs, NULL, &jres, NULL);
     if (rc < 0) return rc;
     rc = json_is_object(jres) ? 0 : CLP_EPROTO;
     json_decref(jres);
@@ -722,20 +668,18 @@ int ciad_midi_out(clp_client_t *client, const ciad_midi_out_args_t *args) {
 int ciad_i2c_xfer(clp_client_t *client, const ciad_i2c_xfer_args_t *args, ciad_i2c_xfer_result_t *ret_result) {
     int rc;
     json_t *jargs = NULL, *jres = NULL;
+    clp_gen_rfds_t rf;
     ciad_i2c_xfer_result_t tmp;
     if (ret_result) init_ciad_i2c_xfer_result(ret_result);
     if (!client) return CLP_EARG;
     if (!args) return CLP_EARG;
     rc = enc_ciad_i2c_xfer_args(args, &jargs, NULL);
     if (rc < 0) return rc;
-    rc = clp_call(client, "i2c_xfer", jargs, &jres);
-    json_decref(jargs);
+    rc = clp_gen_call(client, "i2c_xfer", jargs, NULL, &jres, &rf);
     if (rc < 0) return rc;
-    {
-        cg_rfds_t rf = { NULL, 0, false };
-        rc = dec_ciad_i2c_xfer_result(jres, &tmp, &rf);
-    }
+    rc = dec_ciad_i2c_xfer_result(jres, &tmp, &rf);
     json_decref(jres);
+    clp_gen_rfds_release(&rf);
     if (rc < 0) return rc;
     if (ret_result) *ret_result = tmp; else ciad_i2c_xfer_result_free(&tmp);
     return 0;
@@ -748,8 +692,7 @@ int ciad_set_rtc(clp_client_t *client, const ciad_set_rtc_args_t *args) {
     if (!args) return CLP_EARG;
     rc = enc_ciad_set_rtc_args(args, &jargs, NULL);
     if (rc < 0) return rc;
-    rc = clp_call(client, "set_rtc", jargs, &jres);
-    json_decref(jargs);
+    rc = clp_gen_call(client, "set_rtc", jargs, NULL, &jres, NULL);
     if (rc < 0) return rc;
     rc = json_is_object(jres) ? 0 : CLP_EPROTO;
     json_decref(jres);
@@ -781,34 +724,17 @@ void ciad_event_free(ciad_event_t *event) {
 }
 
 int ciad_event_decode(const clp_msg_t *msg, ciad_event_t *ret_event) {
-    json_t *root, *jname, *jsub;
-    int rc = 0;
-    cg_rfds_t rf;
+    json_t *root;
+    int rc;
+    clp_gen_rfds_t rf;
     if (!ret_event) return CLP_EARG;
     memset(ret_event, 0, sizeof *ret_event);
-    if (!msg) return CLP_EARG;
-    root = clp_msg_value(msg);
-    if (root) json_incref(root);
-    else {
-        if (!msg->data) return CLP_EARG;
-        root = json_loadb(msg->data, msg->len, 0, NULL);
-        if (!root) return CLP_EPROTO;
-    }
-    jname = json_object_get(root, "event");
-    jsub = json_object_get(root, "sub");
-    if (!json_is_object(root) || !json_is_string(jname) || (jsub && !json_is_integer(jsub))) { json_decref(root); return CLP_EPROTO; }
+    rc = clp_gen_event_open(msg, &root, &ret_event->name, &ret_event->sub, &rf);
+    if (rc < 0) return rc;
     ret_event->raw = root;
-    ret_event->name = json_string_value(jname);
-    ret_event->sub = jsub ? (int64_t)json_integer_value(jsub) : 0;
-    rf.fds = msg->fds;
-    rf.n = msg->nfds;
-    rf.dup = true;
     if (strcmp(ret_event->name, "dropped") == 0) {
-        json_t *jc = json_object_get(root, "count"), *jr = json_object_get(root, "reason");
-        if ((jc && !json_is_integer(jc)) || (jr && !json_is_string(jr))) rc = CLP_EPROTO;
         ret_event->kind = CIAD_EVENT_DROPPED;
-        ret_event->u.dropped.count = jc ? (int64_t)json_integer_value(jc) : 0;
-        ret_event->u.dropped.reason = jr ? json_string_value(jr) : NULL;
+        rc = clp_gen_event_dropped(root, &ret_event->u.dropped.count, &ret_event->u.dropped.reason);
     }
     else if (strcmp(ret_event->name, "timer") == 0) {
         rc = dec_ciad_timer_event(root, &ret_event->u.timer, &rf);

@@ -28,8 +28,13 @@ extern "C" {
  * Ownership: argument structs are the caller's and are only read (`const char *`, borrowed
  * FDs and json_t values). Result and event structs own what they point to (`char *`, arrays,
  * json_t references, received FDs) and are released with their `_free` function, which also
- * zeroes them (FD members become -1). Needs jansson at link time:
- * `pkg-config --cflags --libs copperline-ports jansson`.
+ * zeroes them (FD members become -1).
+ *
+ * Building: the bindings of the services bundled in sdk/c/services are part of
+ * libcopperline-ports (`#include <copperline/ciad.h>`, `pkg-config --cflags --libs copperline-ports`);
+ * a binding generated for another schema is compiled into the program (it calls cl_ports_gen.h) and
+ * links jansson: `pkg-config --cflags --libs copperline-ports jansson`. Code that touches
+ * `struct json_t` members includes <jansson.h> and links jansson itself.
  */
 
 /** Service name, as in `ping` and the socket address. From schemas/ciad.json#/service. */

@@ -4,62 +4,17 @@
 
 #include "compat_uae.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
-/* FDs collected while encoding arguments; each becomes {"fd_index": i}. */
-typedef struct cg_fds {
-    int v[CLP_MAX_FDS_PER_MESSAGE];
-    size_t n;
-} cg_fds_t;
+#include "cl_ports_gen.h"
 
-/* FDs received with a result or event; decoded ones are taken (set to -1) or duplicated. */
-typedef struct cg_rfds {
-    int *fds;
-    size_t n;
-    bool dup;
-} cg_rfds_t;
-
-static inline int cg_put_fd(cg_fds_t *fds, int fd, json_t **ret) {
-    if (fd < 0) return CLP_EARG;
-    if (!fds || fds->n >= CLP_MAX_FDS_PER_MESSAGE) return CLP_EFD;
-    *ret = json_pack("{s:I}", "fd_index", (json_int_t)fds->n);
-    if (!*ret) return CLP_ENOMEM;
-    fds->v[fds->n++] = fd;
-    return 0;
-}
-
-static inline int cg_get_fd(json_t *j, cg_rfds_t *fds, int *ret) {
-    json_t *idx = json_object_get(j, "fd_index");
-    json_int_t i;
-    if (!json_is_object(j) || !json_is_integer(idx)) return CLP_EPROTO;
-    i = json_integer_value(idx);
-    if (!fds || i < 0 || (size_t)i >= fds->n || fds->fds[i] < 0) return CLP_EFD;
-    if (fds->dup) {
-        int fd = fcntl(fds->fds[i], F_DUPFD_CLOEXEC, 0);
-        if (fd < 0) return -errno;
-        *ret = fd;
-    } else {
-        *ret = fds->fds[i];
-        fds->fds[i] = -1;
-    }
-    return 0;
-}
-
-static inline int cg_get_string(json_t *j, char **ret) {
-    size_t n;
-    if (!json_is_string(j)) return CLP_EPROTO;
-    n = json_string_length(j);
-    *ret = malloc(n + 1);
-    if (!*ret) return CLP_ENOMEM;
-    memcpy(*ret, json_string_value(j), n + 1);
-    return 0;
-}
+#if !defined(CLP_GEN_API_VERSION) || CLP_GEN_API_VERSION != 1
+#error "compat_uae.c was generated for cl_ports_gen.h API version 1: regenerate it (deno task gen) or use a matching libcopperline-ports"
+#endif
 
 static void init_compat_uae_create_vm_result(compat_uae_create_vm_result_t *v);
 static void init_compat_uae_create_layer_result(compat_uae_create_layer_result_t *v);
@@ -67,21 +22,21 @@ static void init_compat_uae_frame_event(compat_uae_frame_event_t *v);
 static void init_compat_uae_message_event(compat_uae_message_event_t *v);
 static void init_compat_uae_audio_xrun_event(compat_uae_audio_xrun_event_t *v);
 static void init_compat_uae_stopped_event(compat_uae_stopped_event_t *v);
-static int dec_compat_uae_create_vm_result(json_t *j, compat_uae_create_vm_result_t *v, cg_rfds_t *fds);
-static int dec_compat_uae_create_layer_result(json_t *j, compat_uae_create_layer_result_t *v, cg_rfds_t *fds);
-static int dec_compat_uae_frame_event(json_t *j, compat_uae_frame_event_t *v, cg_rfds_t *fds);
-static int dec_compat_uae_message_event(json_t *j, compat_uae_message_event_t *v, cg_rfds_t *fds);
-static int dec_compat_uae_audio_xrun_event(json_t *j, compat_uae_audio_xrun_event_t *v, cg_rfds_t *fds);
-static int dec_compat_uae_stopped_event(json_t *j, compat_uae_stopped_event_t *v, cg_rfds_t *fds);
-static int enc_compat_uae_create_vm_args(const compat_uae_create_vm_args_t *v, json_t **ret, cg_fds_t *fds);
-static int enc_compat_uae_start_args(const compat_uae_start_args_t *v, json_t **ret, cg_fds_t *fds);
-static int enc_compat_uae_stop_args(const compat_uae_stop_args_t *v, json_t **ret, cg_fds_t *fds);
-static int enc_compat_uae_reset_args(const compat_uae_reset_args_t *v, json_t **ret, cg_fds_t *fds);
-static int enc_compat_uae_insert_disk_args(const compat_uae_insert_disk_args_t *v, json_t **ret, cg_fds_t *fds);
-static int enc_compat_uae_eject_disk_args(const compat_uae_eject_disk_args_t *v, json_t **ret, cg_fds_t *fds);
-static int enc_compat_uae_set_input_args(const compat_uae_set_input_args_t *v, json_t **ret, cg_fds_t *fds);
-static int enc_compat_uae_bind_layer_args(const compat_uae_bind_layer_args_t *v, json_t **ret, cg_fds_t *fds);
-static int enc_compat_uae_create_layer_args(const compat_uae_create_layer_args_t *v, json_t **ret, cg_fds_t *fds);
+static int dec_compat_uae_create_vm_result(json_t *j, compat_uae_create_vm_result_t *v, clp_gen_rfds_t *fds);
+static int dec_compat_uae_create_layer_result(json_t *j, compat_uae_create_layer_result_t *v, clp_gen_rfds_t *fds);
+static int dec_compat_uae_frame_event(json_t *j, compat_uae_frame_event_t *v, clp_gen_rfds_t *fds);
+static int dec_compat_uae_message_event(json_t *j, compat_uae_message_event_t *v, clp_gen_rfds_t *fds);
+static int dec_compat_uae_audio_xrun_event(json_t *j, compat_uae_audio_xrun_event_t *v, clp_gen_rfds_t *fds);
+static int dec_compat_uae_stopped_event(json_t *j, compat_uae_stopped_event_t *v, clp_gen_rfds_t *fds);
+static int enc_compat_uae_create_vm_args(const compat_uae_create_vm_args_t *v, json_t **ret, clp_gen_fds_t *fds);
+static int enc_compat_uae_start_args(const compat_uae_start_args_t *v, json_t **ret, clp_gen_fds_t *fds);
+static int enc_compat_uae_stop_args(const compat_uae_stop_args_t *v, json_t **ret, clp_gen_fds_t *fds);
+static int enc_compat_uae_reset_args(const compat_uae_reset_args_t *v, json_t **ret, clp_gen_fds_t *fds);
+static int enc_compat_uae_insert_disk_args(const compat_uae_insert_disk_args_t *v, json_t **ret, clp_gen_fds_t *fds);
+static int enc_compat_uae_eject_disk_args(const compat_uae_eject_disk_args_t *v, json_t **ret, clp_gen_fds_t *fds);
+static int enc_compat_uae_set_input_args(const compat_uae_set_input_args_t *v, json_t **ret, clp_gen_fds_t *fds);
+static int enc_compat_uae_bind_layer_args(const compat_uae_bind_layer_args_t *v, json_t **ret, clp_gen_fds_t *fds);
+static int enc_compat_uae_create_layer_args(const compat_uae_create_layer_args_t *v, json_t **ret, clp_gen_fds_t *fds);
 
 const char *const compat_uae_model_names[2] = {
     "A500",
@@ -195,7 +150,7 @@ void compat_uae_create_vm_result_free(compat_uae_create_vm_result_t *v) {
     init_compat_uae_create_vm_result(v);
 }
 
-static int dec_compat_uae_create_vm_result(json_t *j, compat_uae_create_vm_result_t *v, cg_rfds_t *fds) {
+static int dec_compat_uae_create_vm_result(json_t *j, compat_uae_create_vm_result_t *v, clp_gen_rfds_t *fds) {
     int rc = 0;
     json_t *f;
     (void)fds;
@@ -221,7 +176,7 @@ void compat_uae_create_layer_result_free(compat_uae_create_layer_result_t *v) {
     init_compat_uae_create_layer_result(v);
 }
 
-static int dec_compat_uae_create_layer_result(json_t *j, compat_uae_create_layer_result_t *v, cg_rfds_t *fds) {
+static int dec_compat_uae_create_layer_result(json_t *j, compat_uae_create_layer_result_t *v, clp_gen_rfds_t *fds) {
     int rc = 0;
     json_t *f;
     (void)fds;
@@ -247,7 +202,7 @@ void compat_uae_frame_event_free(compat_uae_frame_event_t *v) {
     init_compat_uae_frame_event(v);
 }
 
-static int dec_compat_uae_frame_event(json_t *j, compat_uae_frame_event_t *v, cg_rfds_t *fds) {
+static int dec_compat_uae_frame_event(json_t *j, compat_uae_frame_event_t *v, clp_gen_rfds_t *fds) {
     int rc = 0;
     json_t *f;
     (void)fds;
@@ -282,7 +237,7 @@ void compat_uae_message_event_free(compat_uae_message_event_t *v) {
     init_compat_uae_message_event(v);
 }
 
-static int dec_compat_uae_message_event(json_t *j, compat_uae_message_event_t *v, cg_rfds_t *fds) {
+static int dec_compat_uae_message_event(json_t *j, compat_uae_message_event_t *v, clp_gen_rfds_t *fds) {
     int rc = 0;
     json_t *f;
     (void)fds;
@@ -294,7 +249,7 @@ static int dec_compat_uae_message_event(json_t *j, compat_uae_message_event_t *v
     v->id = (int64_t)json_integer_value(f);
     f = json_object_get(j, "text");
     if (!f) goto proto;
-    if ((rc = cg_get_string(f, &v->text)) < 0) goto fail;
+    if ((rc = clp_gen_get_string(f, &v->text)) < 0) goto fail;
     return 0;
     proto:
     rc = CLP_EPROTO;
@@ -312,7 +267,7 @@ void compat_uae_audio_xrun_event_free(compat_uae_audio_xrun_event_t *v) {
     init_compat_uae_audio_xrun_event(v);
 }
 
-static int dec_compat_uae_audio_xrun_event(json_t *j, compat_uae_audio_xrun_event_t *v, cg_rfds_t *fds) {
+static int dec_compat_uae_audio_xrun_event(json_t *j, compat_uae_audio_xrun_event_t *v, clp_gen_rfds_t *fds) {
     int rc = 0;
     json_t *f;
     (void)fds;
@@ -342,7 +297,7 @@ void compat_uae_stopped_event_free(compat_uae_stopped_event_t *v) {
     init_compat_uae_stopped_event(v);
 }
 
-static int dec_compat_uae_stopped_event(json_t *j, compat_uae_stopped_event_t *v, cg_rfds_t *fds) {
+static int dec_compat_uae_stopped_event(json_t *j, compat_uae_stopped_event_t *v, clp_gen_rfds_t *fds) {
     int rc = 0;
     json_t *f;
     (void)fds;
@@ -362,7 +317,7 @@ static int dec_compat_uae_stopped_event(json_t *j, compat_uae_stopped_event_t *v
     return rc;
 }
 
-static int enc_compat_uae_create_vm_args(const compat_uae_create_vm_args_t *v, json_t **ret, cg_fds_t *fds) {
+static int enc_compat_uae_create_vm_args(const compat_uae_create_vm_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
     json_t *o = NULL, *x = NULL;
     (void)fds;
@@ -434,7 +389,7 @@ static int enc_compat_uae_create_vm_args(const compat_uae_create_vm_args_t *v, j
     return rc;
 }
 
-static int enc_compat_uae_start_args(const compat_uae_start_args_t *v, json_t **ret, cg_fds_t *fds) {
+static int enc_compat_uae_start_args(const compat_uae_start_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
     json_t *o = NULL, *x = NULL;
     (void)fds;
@@ -454,7 +409,7 @@ static int enc_compat_uae_start_args(const compat_uae_start_args_t *v, json_t **
     return rc;
 }
 
-static int enc_compat_uae_stop_args(const compat_uae_stop_args_t *v, json_t **ret, cg_fds_t *fds) {
+static int enc_compat_uae_stop_args(const compat_uae_stop_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
     json_t *o = NULL, *x = NULL;
     (void)fds;
@@ -474,7 +429,7 @@ static int enc_compat_uae_stop_args(const compat_uae_stop_args_t *v, json_t **re
     return rc;
 }
 
-static int enc_compat_uae_reset_args(const compat_uae_reset_args_t *v, json_t **ret, cg_fds_t *fds) {
+static int enc_compat_uae_reset_args(const compat_uae_reset_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
     json_t *o = NULL, *x = NULL;
     (void)fds;
@@ -501,7 +456,7 @@ static int enc_compat_uae_reset_args(const compat_uae_reset_args_t *v, json_t **
     return rc;
 }
 
-static int enc_compat_uae_insert_disk_args(const compat_uae_insert_disk_args_t *v, json_t **ret, cg_fds_t *fds) {
+static int enc_compat_uae_insert_disk_args(const compat_uae_insert_disk_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
     json_t *o = NULL, *x = NULL;
     (void)fds;
@@ -532,7 +487,7 @@ static int enc_compat_uae_insert_disk_args(const compat_uae_insert_disk_args_t *
     return rc;
 }
 
-static int enc_compat_uae_eject_disk_args(const compat_uae_eject_disk_args_t *v, json_t **ret, cg_fds_t *fds) {
+static int enc_compat_uae_eject_disk_args(const compat_uae_eject_disk_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
     json_t *o = NULL, *x = NULL;
     (void)fds;
@@ -557,7 +512,7 @@ static int enc_compat_uae_eject_disk_args(const compat_uae_eject_disk_args_t *v,
     return rc;
 }
 
-static int enc_compat_uae_set_input_args(const compat_uae_set_input_args_t *v, json_t **ret, cg_fds_t *fds) {
+static int enc_compat_uae_set_input_args(const compat_uae_set_input_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
     json_t *o = NULL, *x = NULL;
     (void)fds;
@@ -596,7 +551,7 @@ static int enc_compat_uae_set_input_args(const compat_uae_set_input_args_t *v, j
     return rc;
 }
 
-static int enc_compat_uae_bind_layer_args(const compat_uae_bind_layer_args_t *v, json_t **ret, cg_fds_t *fds) {
+static int enc_compat_uae_bind_layer_args(const compat_uae_bind_layer_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
     json_t *o = NULL, *x = NULL;
     (void)fds;
@@ -621,7 +576,7 @@ static int enc_compat_uae_bind_layer_args(const compat_uae_bind_layer_args_t *v,
     return rc;
 }
 
-static int enc_compat_uae_create_layer_args(const compat_uae_create_layer_args_t *v, json_t **ret, cg_fds_t *fds) {
+static int enc_compat_uae_create_layer_args(const compat_uae_create_layer_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
     json_t *o = NULL, *x = NULL;
     (void)fds;
@@ -644,20 +599,18 @@ static int enc_compat_uae_create_layer_args(const compat_uae_create_layer_args_t
 int compat_uae_create_vm(clp_client_t *client, const compat_uae_create_vm_args_t *args, compat_uae_create_vm_result_t *ret_result) {
     int rc;
     json_t *jargs = NULL, *jres = NULL;
+    clp_gen_rfds_t rf;
     compat_uae_create_vm_result_t tmp;
     if (ret_result) init_compat_uae_create_vm_result(ret_result);
     if (!client) return CLP_EARG;
     if (!args) return CLP_EARG;
     rc = enc_compat_uae_create_vm_args(args, &jargs, NULL);
     if (rc < 0) return rc;
-    rc = clp_call(client, "create_vm", jargs, &jres);
-    json_decref(jargs);
+    rc = clp_gen_call(client, "create_vm", jargs, NULL, &jres, &rf);
     if (rc < 0) return rc;
-    {
-        cg_rfds_t rf = { NULL, 0, false };
-        rc = dec_compat_uae_create_vm_result(jres, &tmp, &rf);
-    }
+    rc = dec_compat_uae_create_vm_result(jres, &tmp, &rf);
     json_decref(jres);
+    clp_gen_rfds_release(&rf);
     if (rc < 0) return rc;
     if (ret_result) *ret_result = tmp; else compat_uae_create_vm_result_free(&tmp);
     return 0;
@@ -670,8 +623,7 @@ int compat_uae_start(clp_client_t *client, const compat_uae_start_args_t *args) 
     if (!args) return CLP_EARG;
     rc = enc_compat_uae_start_args(args, &jargs, NULL);
     if (rc < 0) return rc;
-    rc = clp_call(client, "start", jargs, &jres);
-    json_decref(jargs);
+    rc = clp_gen_call(client, "start", jargs, NULL, &jres, NULL);
     if (rc < 0) return rc;
     rc = json_is_object(jres) ? 0 : CLP_EPROTO;
     json_decref(jres);
@@ -685,8 +637,7 @@ int compat_uae_stop(clp_client_t *client, const compat_uae_stop_args_t *args) {
     if (!args) return CLP_EARG;
     rc = enc_compat_uae_stop_args(args, &jargs, NULL);
     if (rc < 0) return rc;
-    rc = clp_call(client, "stop", jargs, &jres);
-    json_decref(jargs);
+    rc = clp_gen_call(client, "stop", jargs, NULL, &jres, NULL);
     if (rc < 0) return rc;
     rc = json_is_object(jres) ? 0 : CLP_EPROTO;
     json_decref(jres);
@@ -700,8 +651,7 @@ int compat_uae_reset(clp_client_t *client, const compat_uae_reset_args_t *args) 
     if (!args) return CLP_EARG;
     rc = enc_compat_uae_reset_args(args, &jargs, NULL);
     if (rc < 0) return rc;
-    rc = clp_call(client, "reset", jargs, &jres);
-    json_decref(jargs);
+    rc = clp_gen_call(client, "reset", jargs, NULL, &jres, NULL);
     if (rc < 0) return rc;
     rc = json_is_object(jres) ? 0 : CLP_EPROTO;
     json_decref(jres);
@@ -715,8 +665,7 @@ int compat_uae_insert_disk(clp_client_t *client, const compat_uae_insert_disk_ar
     if (!args) return CLP_EARG;
     rc = enc_compat_uae_insert_disk_args(args, &jargs, NULL);
     if (rc < 0) return rc;
-    rc = clp_call(client, "insert_disk", jargs, &jres);
-    json_decref(jargs);
+    rc = clp_gen_call(client, "insert_disk", jargs, NULL, &jres, NULL);
     if (rc < 0) return rc;
     rc = json_is_object(jres) ? 0 : CLP_EPROTO;
     json_decref(jres);
@@ -730,8 +679,7 @@ int compat_uae_eject_disk(clp_client_t *client, const compat_uae_eject_disk_args
     if (!args) return CLP_EARG;
     rc = enc_compat_uae_eject_disk_args(args, &jargs, NULL);
     if (rc < 0) return rc;
-    rc = clp_call(client, "eject_disk", jargs, &jres);
-    json_decref(jargs);
+    rc = clp_gen_call(client, "eject_disk", jargs, NULL, &jres, NULL);
     if (rc < 0) return rc;
     rc = json_is_object(jres) ? 0 : CLP_EPROTO;
     json_decref(jres);
@@ -745,8 +693,7 @@ int compat_uae_set_input(clp_client_t *client, const compat_uae_set_input_args_t
     if (!args) return CLP_EARG;
     rc = enc_compat_uae_set_input_args(args, &jargs, NULL);
     if (rc < 0) return rc;
-    rc = clp_call(client, "set_input", jargs, &jres);
-    json_decref(jargs);
+    rc = clp_gen_call(client, "set_input", jargs, NULL, &jres, NULL);
     if (rc < 0) return rc;
     rc = json_is_object(jres) ? 0 : CLP_EPROTO;
     json_decref(jres);
@@ -760,8 +707,7 @@ int compat_uae_bind_layer(clp_client_t *client, const compat_uae_bind_layer_args
     if (!args) return CLP_EARG;
     rc = enc_compat_uae_bind_layer_args(args, &jargs, NULL);
     if (rc < 0) return rc;
-    rc = clp_call(client, "bind_layer", jargs, &jres);
-    json_decref(jargs);
+    rc = clp_gen_call(client, "bind_layer", jargs, NULL, &jres, NULL);
     if (rc < 0) return rc;
     rc = json_is_object(jres) ? 0 : CLP_EPROTO;
     json_decref(jres);
@@ -771,20 +717,18 @@ int compat_uae_bind_layer(clp_client_t *client, const compat_uae_bind_layer_args
 int compat_uae_create_layer(clp_client_t *client, const compat_uae_create_layer_args_t *args, compat_uae_create_layer_result_t *ret_result) {
     int rc;
     json_t *jargs = NULL, *jres = NULL;
+    clp_gen_rfds_t rf;
     compat_uae_create_layer_result_t tmp;
     if (ret_result) init_compat_uae_create_layer_result(ret_result);
     if (!client) return CLP_EARG;
     if (!args) return CLP_EARG;
     rc = enc_compat_uae_create_layer_args(args, &jargs, NULL);
     if (rc < 0) return rc;
-    rc = clp_call(client, "create_layer", jargs, &jres);
-    json_decref(jargs);
+    rc = clp_gen_call(client, "create_layer", jargs, NULL, &jres, &rf);
     if (rc < 0) return rc;
-    {
-        cg_rfds_t rf = { NULL, 0, false };
-        rc = dec_compat_uae_create_layer_result(jres, &tmp, &rf);
-    }
+    rc = dec_compat_uae_create_layer_result(jres, &tmp, &rf);
     json_decref(jres);
+    clp_gen_rfds_release(&rf);
     if (rc < 0) return rc;
     if (ret_result) *ret_result = tmp; else compat_uae_create_layer_result_free(&tmp);
     return 0;
@@ -815,34 +759,17 @@ void compat_uae_event_free(compat_uae_event_t *event) {
 }
 
 int compat_uae_event_decode(const clp_msg_t *msg, compat_uae_event_t *ret_event) {
-    json_t *root, *jname, *jsub;
-    int rc = 0;
-    cg_rfds_t rf;
+    json_t *root;
+    int rc;
+    clp_gen_rfds_t rf;
     if (!ret_event) return CLP_EARG;
     memset(ret_event, 0, sizeof *ret_event);
-    if (!msg) return CLP_EARG;
-    root = clp_msg_value(msg);
-    if (root) json_incref(root);
-    else {
-        if (!msg->data) return CLP_EARG;
-        root = json_loadb(msg->data, msg->len, 0, NULL);
-        if (!root) return CLP_EPROTO;
-    }
-    jname = json_object_get(root, "event");
-    jsub = json_object_get(root, "sub");
-    if (!json_is_object(root) || !json_is_string(jname) || (jsub && !json_is_integer(jsub))) { json_decref(root); return CLP_EPROTO; }
+    rc = clp_gen_event_open(msg, &root, &ret_event->name, &ret_event->sub, &rf);
+    if (rc < 0) return rc;
     ret_event->raw = root;
-    ret_event->name = json_string_value(jname);
-    ret_event->sub = jsub ? (int64_t)json_integer_value(jsub) : 0;
-    rf.fds = msg->fds;
-    rf.n = msg->nfds;
-    rf.dup = true;
     if (strcmp(ret_event->name, "dropped") == 0) {
-        json_t *jc = json_object_get(root, "count"), *jr = json_object_get(root, "reason");
-        if ((jc && !json_is_integer(jc)) || (jr && !json_is_string(jr))) rc = CLP_EPROTO;
         ret_event->kind = COMPAT_UAE_EVENT_DROPPED;
-        ret_event->u.dropped.count = jc ? (int64_t)json_integer_value(jc) : 0;
-        ret_event->u.dropped.reason = jr ? json_string_value(jr) : NULL;
+        rc = clp_gen_event_dropped(root, &ret_event->u.dropped.count, &ret_event->u.dropped.reason);
     }
     else if (strcmp(ret_event->name, "frame") == 0) {
         rc = dec_compat_uae_frame_event(root, &ret_event->u.frame, &rf);

@@ -4,62 +4,17 @@
 
 #include "compositord.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
-/* FDs collected while encoding arguments; each becomes {"fd_index": i}. */
-typedef struct cg_fds {
-    int v[CLP_MAX_FDS_PER_MESSAGE];
-    size_t n;
-} cg_fds_t;
+#include "cl_ports_gen.h"
 
-/* FDs received with a result or event; decoded ones are taken (set to -1) or duplicated. */
-typedef struct cg_rfds {
-    int *fds;
-    size_t n;
-    bool dup;
-} cg_rfds_t;
-
-static inline int cg_put_fd(cg_fds_t *fds, int fd, json_t **ret) {
-    if (fd < 0) return CLP_EARG;
-    if (!fds || fds->n >= CLP_MAX_FDS_PER_MESSAGE) return CLP_EFD;
-    *ret = json_pack("{s:I}", "fd_index", (json_int_t)fds->n);
-    if (!*ret) return CLP_ENOMEM;
-    fds->v[fds->n++] = fd;
-    return 0;
-}
-
-static inline int cg_get_fd(json_t *j, cg_rfds_t *fds, int *ret) {
-    json_t *idx = json_object_get(j, "fd_index");
-    json_int_t i;
-    if (!json_is_object(j) || !json_is_integer(idx)) return CLP_EPROTO;
-    i = json_integer_value(idx);
-    if (!fds || i < 0 || (size_t)i >= fds->n || fds->fds[i] < 0) return CLP_EFD;
-    if (fds->dup) {
-        int fd = fcntl(fds->fds[i], F_DUPFD_CLOEXEC, 0);
-        if (fd < 0) return -errno;
-        *ret = fd;
-    } else {
-        *ret = fds->fds[i];
-        fds->fds[i] = -1;
-    }
-    return 0;
-}
-
-static inline int cg_get_string(json_t *j, char **ret) {
-    size_t n;
-    if (!json_is_string(j)) return CLP_EPROTO;
-    n = json_string_length(j);
-    *ret = malloc(n + 1);
-    if (!*ret) return CLP_ENOMEM;
-    memcpy(*ret, json_string_value(j), n + 1);
-    return 0;
-}
+#if !defined(CLP_GEN_API_VERSION) || CLP_GEN_API_VERSION != 1
+#error "compositord.c was generated for cl_ports_gen.h API version 1: regenerate it (deno task gen) or use a matching libcopperline-ports"
+#endif
 
 static void init_compositord_mode(compositord_mode_t *v);
 static void init_compositord_output(compositord_output_t *v);
@@ -72,26 +27,26 @@ static void init_compositord_vsync_event(compositord_vsync_event_t *v);
 static void init_compositord_pageflip_event(compositord_pageflip_event_t *v);
 static void init_compositord_hotplug_event(compositord_hotplug_event_t *v);
 static void init_compositord_error_event(compositord_error_event_t *v);
-static int dec_compositord_mode(json_t *j, compositord_mode_t *v, cg_rfds_t *fds);
-static int dec_compositord_output(json_t *j, compositord_output_t *v, cg_rfds_t *fds);
-static int dec_compositord_output_list_result(json_t *j, compositord_output_list_result_t *v, cg_rfds_t *fds);
-static int dec_compositord_create_layer_result(json_t *j, compositord_create_layer_result_t *v, cg_rfds_t *fds);
-static int dec_compositord_bind_dmabuf_result(json_t *j, compositord_bind_dmabuf_result_t *v, cg_rfds_t *fds);
-static int dec_compositord_bind_image_result(json_t *j, compositord_bind_image_result_t *v, cg_rfds_t *fds);
-static int dec_compositord_commit_result(json_t *j, compositord_commit_result_t *v, cg_rfds_t *fds);
-static int dec_compositord_vsync_event(json_t *j, compositord_vsync_event_t *v, cg_rfds_t *fds);
-static int dec_compositord_pageflip_event(json_t *j, compositord_pageflip_event_t *v, cg_rfds_t *fds);
-static int dec_compositord_hotplug_event(json_t *j, compositord_hotplug_event_t *v, cg_rfds_t *fds);
-static int dec_compositord_error_event(json_t *j, compositord_error_event_t *v, cg_rfds_t *fds);
-static int enc_compositord_mode(const compositord_mode_t *v, json_t **ret, cg_fds_t *fds);
-static int enc_compositord_output(const compositord_output_t *v, json_t **ret, cg_fds_t *fds);
-static int enc_compositord_output_set_mode_args(const compositord_output_set_mode_args_t *v, json_t **ret, cg_fds_t *fds);
-static int enc_compositord_destroy_layer_args(const compositord_destroy_layer_args_t *v, json_t **ret, cg_fds_t *fds);
-static int enc_compositord_bind_dmabuf_args(const compositord_bind_dmabuf_args_t *v, json_t **ret, cg_fds_t *fds);
-static int enc_compositord_bind_image_args(const compositord_bind_image_args_t *v, json_t **ret, cg_fds_t *fds);
-static int enc_compositord_unbind_args(const compositord_unbind_args_t *v, json_t **ret, cg_fds_t *fds);
-static int enc_compositord_set_args(const compositord_set_args_t *v, json_t **ret, cg_fds_t *fds);
-static int enc_compositord_set_regs_args(const compositord_set_regs_args_t *v, json_t **ret, cg_fds_t *fds);
+static int dec_compositord_mode(json_t *j, compositord_mode_t *v, clp_gen_rfds_t *fds);
+static int dec_compositord_output(json_t *j, compositord_output_t *v, clp_gen_rfds_t *fds);
+static int dec_compositord_output_list_result(json_t *j, compositord_output_list_result_t *v, clp_gen_rfds_t *fds);
+static int dec_compositord_create_layer_result(json_t *j, compositord_create_layer_result_t *v, clp_gen_rfds_t *fds);
+static int dec_compositord_bind_dmabuf_result(json_t *j, compositord_bind_dmabuf_result_t *v, clp_gen_rfds_t *fds);
+static int dec_compositord_bind_image_result(json_t *j, compositord_bind_image_result_t *v, clp_gen_rfds_t *fds);
+static int dec_compositord_commit_result(json_t *j, compositord_commit_result_t *v, clp_gen_rfds_t *fds);
+static int dec_compositord_vsync_event(json_t *j, compositord_vsync_event_t *v, clp_gen_rfds_t *fds);
+static int dec_compositord_pageflip_event(json_t *j, compositord_pageflip_event_t *v, clp_gen_rfds_t *fds);
+static int dec_compositord_hotplug_event(json_t *j, compositord_hotplug_event_t *v, clp_gen_rfds_t *fds);
+static int dec_compositord_error_event(json_t *j, compositord_error_event_t *v, clp_gen_rfds_t *fds);
+static int enc_compositord_mode(const compositord_mode_t *v, json_t **ret, clp_gen_fds_t *fds);
+static int enc_compositord_output(const compositord_output_t *v, json_t **ret, clp_gen_fds_t *fds);
+static int enc_compositord_output_set_mode_args(const compositord_output_set_mode_args_t *v, json_t **ret, clp_gen_fds_t *fds);
+static int enc_compositord_destroy_layer_args(const compositord_destroy_layer_args_t *v, json_t **ret, clp_gen_fds_t *fds);
+static int enc_compositord_bind_dmabuf_args(const compositord_bind_dmabuf_args_t *v, json_t **ret, clp_gen_fds_t *fds);
+static int enc_compositord_bind_image_args(const compositord_bind_image_args_t *v, json_t **ret, clp_gen_fds_t *fds);
+static int enc_compositord_unbind_args(const compositord_unbind_args_t *v, json_t **ret, clp_gen_fds_t *fds);
+static int enc_compositord_set_args(const compositord_set_args_t *v, json_t **ret, clp_gen_fds_t *fds);
+static int enc_compositord_set_regs_args(const compositord_set_regs_args_t *v, json_t **ret, clp_gen_fds_t *fds);
 
 const char *const compositord_pixel_format_names[2] = {
     "RGBA8",
@@ -144,7 +99,7 @@ void compositord_mode_free(compositord_mode_t *v) {
     init_compositord_mode(v);
 }
 
-static int dec_compositord_mode(json_t *j, compositord_mode_t *v, cg_rfds_t *fds) {
+static int dec_compositord_mode(json_t *j, compositord_mode_t *v, clp_gen_rfds_t *fds) {
     int rc = 0;
     json_t *f;
     (void)fds;
@@ -185,7 +140,7 @@ void compositord_output_free(compositord_output_t *v) {
     init_compositord_output(v);
 }
 
-static int dec_compositord_output(json_t *j, compositord_output_t *v, cg_rfds_t *fds) {
+static int dec_compositord_output(json_t *j, compositord_output_t *v, clp_gen_rfds_t *fds) {
     int rc = 0;
     json_t *f;
     (void)fds;
@@ -197,7 +152,7 @@ static int dec_compositord_output(json_t *j, compositord_output_t *v, cg_rfds_t 
     v->id = (int64_t)json_integer_value(f);
     f = json_object_get(j, "name");
     if (!f) goto proto;
-    if ((rc = cg_get_string(f, &v->name)) < 0) goto fail;
+    if ((rc = clp_gen_get_string(f, &v->name)) < 0) goto fail;
     f = json_object_get(j, "modes");
     if (!f) goto proto;
     if (!json_is_array(f)) goto proto;
@@ -239,7 +194,7 @@ void compositord_output_list_result_free(compositord_output_list_result_t *v) {
     init_compositord_output_list_result(v);
 }
 
-static int dec_compositord_output_list_result(json_t *j, compositord_output_list_result_t *v, cg_rfds_t *fds) {
+static int dec_compositord_output_list_result(json_t *j, compositord_output_list_result_t *v, clp_gen_rfds_t *fds) {
     int rc = 0;
     json_t *f;
     (void)fds;
@@ -277,7 +232,7 @@ void compositord_create_layer_result_free(compositord_create_layer_result_t *v) 
     init_compositord_create_layer_result(v);
 }
 
-static int dec_compositord_create_layer_result(json_t *j, compositord_create_layer_result_t *v, cg_rfds_t *fds) {
+static int dec_compositord_create_layer_result(json_t *j, compositord_create_layer_result_t *v, clp_gen_rfds_t *fds) {
     int rc = 0;
     json_t *f;
     (void)fds;
@@ -304,7 +259,7 @@ void compositord_bind_dmabuf_result_free(compositord_bind_dmabuf_result_t *v) {
     init_compositord_bind_dmabuf_result(v);
 }
 
-static int dec_compositord_bind_dmabuf_result(json_t *j, compositord_bind_dmabuf_result_t *v, cg_rfds_t *fds) {
+static int dec_compositord_bind_dmabuf_result(json_t *j, compositord_bind_dmabuf_result_t *v, clp_gen_rfds_t *fds) {
     int rc = 0;
     json_t *f;
     (void)fds;
@@ -320,7 +275,7 @@ static int dec_compositord_bind_dmabuf_result(json_t *j, compositord_bind_dmabuf
     v->bytes = (int64_t)json_integer_value(f);
     f = json_object_get(j, "checksum");
     if (!f) goto proto;
-    if ((rc = cg_get_string(f, &v->checksum)) < 0) goto fail;
+    if ((rc = clp_gen_get_string(f, &v->checksum)) < 0) goto fail;
     return 0;
     proto:
     rc = CLP_EPROTO;
@@ -338,7 +293,7 @@ void compositord_bind_image_result_free(compositord_bind_image_result_t *v) {
     init_compositord_bind_image_result(v);
 }
 
-static int dec_compositord_bind_image_result(json_t *j, compositord_bind_image_result_t *v, cg_rfds_t *fds) {
+static int dec_compositord_bind_image_result(json_t *j, compositord_bind_image_result_t *v, clp_gen_rfds_t *fds) {
     int rc = 0;
     json_t *f;
     (void)fds;
@@ -364,7 +319,7 @@ void compositord_commit_result_free(compositord_commit_result_t *v) {
     init_compositord_commit_result(v);
 }
 
-static int dec_compositord_commit_result(json_t *j, compositord_commit_result_t *v, cg_rfds_t *fds) {
+static int dec_compositord_commit_result(json_t *j, compositord_commit_result_t *v, clp_gen_rfds_t *fds) {
     int rc = 0;
     json_t *f;
     (void)fds;
@@ -390,7 +345,7 @@ void compositord_vsync_event_free(compositord_vsync_event_t *v) {
     init_compositord_vsync_event(v);
 }
 
-static int dec_compositord_vsync_event(json_t *j, compositord_vsync_event_t *v, cg_rfds_t *fds) {
+static int dec_compositord_vsync_event(json_t *j, compositord_vsync_event_t *v, clp_gen_rfds_t *fds) {
     int rc = 0;
     json_t *f;
     (void)fds;
@@ -420,7 +375,7 @@ void compositord_pageflip_event_free(compositord_pageflip_event_t *v) {
     init_compositord_pageflip_event(v);
 }
 
-static int dec_compositord_pageflip_event(json_t *j, compositord_pageflip_event_t *v, cg_rfds_t *fds) {
+static int dec_compositord_pageflip_event(json_t *j, compositord_pageflip_event_t *v, clp_gen_rfds_t *fds) {
     int rc = 0;
     json_t *f;
     (void)fds;
@@ -450,7 +405,7 @@ void compositord_hotplug_event_free(compositord_hotplug_event_t *v) {
     init_compositord_hotplug_event(v);
 }
 
-static int dec_compositord_hotplug_event(json_t *j, compositord_hotplug_event_t *v, cg_rfds_t *fds) {
+static int dec_compositord_hotplug_event(json_t *j, compositord_hotplug_event_t *v, clp_gen_rfds_t *fds) {
     int rc = 0;
     json_t *f;
     (void)fds;
@@ -489,7 +444,7 @@ void compositord_error_event_free(compositord_error_event_t *v) {
     init_compositord_error_event(v);
 }
 
-static int dec_compositord_error_event(json_t *j, compositord_error_event_t *v, cg_rfds_t *fds) {
+static int dec_compositord_error_event(json_t *j, compositord_error_event_t *v, clp_gen_rfds_t *fds) {
     int rc = 0;
     json_t *f;
     (void)fds;
@@ -497,7 +452,7 @@ static int dec_compositord_error_event(json_t *j, compositord_error_event_t *v, 
     if (!json_is_object(j)) return CLP_EPROTO;
     f = json_object_get(j, "message");
     if (!f) goto proto;
-    if ((rc = cg_get_string(f, &v->message)) < 0) goto fail;
+    if ((rc = clp_gen_get_string(f, &v->message)) < 0) goto fail;
     return 0;
     proto:
     rc = CLP_EPROTO;
@@ -506,7 +461,7 @@ static int dec_compositord_error_event(json_t *j, compositord_error_event_t *v, 
     return rc;
 }
 
-static int enc_compositord_mode(const compositord_mode_t *v, json_t **ret, cg_fds_t *fds) {
+static int enc_compositord_mode(const compositord_mode_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
     json_t *o = NULL, *x = NULL;
     (void)fds;
@@ -536,7 +491,7 @@ static int enc_compositord_mode(const compositord_mode_t *v, json_t **ret, cg_fd
     return rc;
 }
 
-static int enc_compositord_output(const compositord_output_t *v, json_t **ret, cg_fds_t *fds) {
+static int enc_compositord_output(const compositord_output_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
     json_t *o = NULL, *x = NULL;
     (void)fds;
@@ -579,7 +534,7 @@ static int enc_compositord_output(const compositord_output_t *v, json_t **ret, c
     return rc;
 }
 
-static int enc_compositord_output_set_mode_args(const compositord_output_set_mode_args_t *v, json_t **ret, cg_fds_t *fds) {
+static int enc_compositord_output_set_mode_args(const compositord_output_set_mode_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
     json_t *o = NULL, *x = NULL;
     (void)fds;
@@ -603,7 +558,7 @@ static int enc_compositord_output_set_mode_args(const compositord_output_set_mod
     return rc;
 }
 
-static int enc_compositord_destroy_layer_args(const compositord_destroy_layer_args_t *v, json_t **ret, cg_fds_t *fds) {
+static int enc_compositord_destroy_layer_args(const compositord_destroy_layer_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
     json_t *o = NULL, *x = NULL;
     (void)fds;
@@ -623,7 +578,7 @@ static int enc_compositord_destroy_layer_args(const compositord_destroy_layer_ar
     return rc;
 }
 
-static int enc_compositord_bind_dmabuf_args(const compositord_bind_dmabuf_args_t *v, json_t **ret, cg_fds_t *fds) {
+static int enc_compositord_bind_dmabuf_args(const compositord_bind_dmabuf_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
     json_t *o = NULL, *x = NULL;
     (void)fds;
@@ -635,7 +590,7 @@ static int enc_compositord_bind_dmabuf_args(const compositord_bind_dmabuf_args_t
     rc = json_object_set_new(o, "id", x) < 0 ? CLP_ENOMEM : 0;
     x = NULL;
     if (rc < 0) goto fail;
-    if ((rc = cg_put_fd(fds, v->fd, &x)) < 0) goto fail;
+    if ((rc = clp_gen_put_fd(fds, v->fd, &x)) < 0) goto fail;
     rc = json_object_set_new(o, "fd", x) < 0 ? CLP_ENOMEM : 0;
     x = NULL;
     if (rc < 0) goto fail;
@@ -676,7 +631,7 @@ static int enc_compositord_bind_dmabuf_args(const compositord_bind_dmabuf_args_t
     return rc;
 }
 
-static int enc_compositord_bind_image_args(const compositord_bind_image_args_t *v, json_t **ret, cg_fds_t *fds) {
+static int enc_compositord_bind_image_args(const compositord_bind_image_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
     json_t *o = NULL, *x = NULL;
     (void)fds;
@@ -725,7 +680,7 @@ static int enc_compositord_bind_image_args(const compositord_bind_image_args_t *
     return rc;
 }
 
-static int enc_compositord_unbind_args(const compositord_unbind_args_t *v, json_t **ret, cg_fds_t *fds) {
+static int enc_compositord_unbind_args(const compositord_unbind_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
     json_t *o = NULL, *x = NULL;
     (void)fds;
@@ -745,7 +700,7 @@ static int enc_compositord_unbind_args(const compositord_unbind_args_t *v, json_
     return rc;
 }
 
-static int enc_compositord_set_args(const compositord_set_args_t *v, json_t **ret, cg_fds_t *fds) {
+static int enc_compositord_set_args(const compositord_set_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
     json_t *o = NULL, *x = NULL;
     (void)fds;
@@ -829,7 +784,7 @@ static int enc_compositord_set_args(const compositord_set_args_t *v, json_t **re
     return rc;
 }
 
-static int enc_compositord_set_regs_args(const compositord_set_regs_args_t *v, json_t **ret, cg_fds_t *fds) {
+static int enc_compositord_set_regs_args(const compositord_set_regs_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
     json_t *o = NULL, *x = NULL;
     (void)fds;
@@ -864,17 +819,15 @@ int compositord_output_to_json(const compositord_output_t *value, struct json_t 
 int compositord_output_list(clp_client_t *client, compositord_output_list_result_t *ret_result) {
     int rc;
     json_t *jargs = NULL, *jres = NULL;
+    clp_gen_rfds_t rf;
     compositord_output_list_result_t tmp;
     if (ret_result) init_compositord_output_list_result(ret_result);
     if (!client) return CLP_EARG;
-    rc = clp_call(client, "output_list", jargs, &jres);
-    json_decref(jargs);
+    rc = clp_gen_call(client, "output_list", jargs, NULL, &jres, &rf);
     if (rc < 0) return rc;
-    {
-        cg_rfds_t rf = { NULL, 0, false };
-        rc = dec_compositord_output_list_result(jres, &tmp, &rf);
-    }
+    rc = dec_compositord_output_list_result(jres, &tmp, &rf);
     json_decref(jres);
+    clp_gen_rfds_release(&rf);
     if (rc < 0) return rc;
     if (ret_result) *ret_result = tmp; else compositord_output_list_result_free(&tmp);
     return 0;
@@ -887,8 +840,7 @@ int compositord_output_set_mode(clp_client_t *client, const compositord_output_s
     if (!args) return CLP_EARG;
     rc = enc_compositord_output_set_mode_args(args, &jargs, NULL);
     if (rc < 0) return rc;
-    rc = clp_call(client, "output_set_mode", jargs, &jres);
-    json_decref(jargs);
+    rc = clp_gen_call(client, "output_set_mode", jargs, NULL, &jres, NULL);
     if (rc < 0) return rc;
     rc = json_is_object(jres) ? 0 : CLP_EPROTO;
     json_decref(jres);
@@ -898,17 +850,15 @@ int compositord_output_set_mode(clp_client_t *client, const compositord_output_s
 int compositord_create_layer(clp_client_t *client, compositord_create_layer_result_t *ret_result) {
     int rc;
     json_t *jargs = NULL, *jres = NULL;
+    clp_gen_rfds_t rf;
     compositord_create_layer_result_t tmp;
     if (ret_result) init_compositord_create_layer_result(ret_result);
     if (!client) return CLP_EARG;
-    rc = clp_call(client, "create_layer", jargs, &jres);
-    json_decref(jargs);
+    rc = clp_gen_call(client, "create_layer", jargs, NULL, &jres, &rf);
     if (rc < 0) return rc;
-    {
-        cg_rfds_t rf = { NULL, 0, false };
-        rc = dec_compositord_create_layer_result(jres, &tmp, &rf);
-    }
+    rc = dec_compositord_create_layer_result(jres, &tmp, &rf);
     json_decref(jres);
+    clp_gen_rfds_release(&rf);
     if (rc < 0) return rc;
     if (ret_result) *ret_result = tmp; else compositord_create_layer_result_free(&tmp);
     return 0;
@@ -921,8 +871,7 @@ int compositord_destroy_layer(clp_client_t *client, const compositord_destroy_la
     if (!args) return CLP_EARG;
     rc = enc_compositord_destroy_layer_args(args, &jargs, NULL);
     if (rc < 0) return rc;
-    rc = clp_call(client, "destroy_layer", jargs, &jres);
-    json_decref(jargs);
+    rc = clp_gen_call(client, "destroy_layer", jargs, NULL, &jres, NULL);
     if (rc < 0) return rc;
     rc = json_is_object(jres) ? 0 : CLP_EPROTO;
     json_decref(jres);
@@ -932,7 +881,8 @@ int compositord_destroy_layer(clp_client_t *client, const compositord_destroy_la
 int compositord_bind_dmabuf(clp_client_t *client, const compositord_bind_dmabuf_args_t *args, compositord_bind_dmabuf_result_t *ret_result) {
     int rc;
     json_t *jargs = NULL, *jres = NULL;
-    cg_fds_t fds;
+    clp_gen_fds_t fds;
+    clp_gen_rfds_t rf;
     compositord_bind_dmabuf_result_t tmp;
     if (ret_result) init_compositord_bind_dmabuf_result(ret_result);
     if (!client) return CLP_EARG;
@@ -940,14 +890,11 @@ int compositord_bind_dmabuf(clp_client_t *client, const compositord_bind_dmabuf_
     if (!args) return CLP_EARG;
     rc = enc_compositord_bind_dmabuf_args(args, &jargs, &fds);
     if (rc < 0) return rc;
-    rc = clp_call_fds(client, "bind_dmabuf", jargs, fds.v, fds.n, &jres, NULL, NULL);
-    json_decref(jargs);
+    rc = clp_gen_call(client, "bind_dmabuf", jargs, &fds, &jres, &rf);
     if (rc < 0) return rc;
-    {
-        cg_rfds_t rf = { NULL, 0, false };
-        rc = dec_compositord_bind_dmabuf_result(jres, &tmp, &rf);
-    }
+    rc = dec_compositord_bind_dmabuf_result(jres, &tmp, &rf);
     json_decref(jres);
+    clp_gen_rfds_release(&rf);
     if (rc < 0) return rc;
     if (ret_result) *ret_result = tmp; else compositord_bind_dmabuf_result_free(&tmp);
     return 0;
@@ -956,20 +903,18 @@ int compositord_bind_dmabuf(clp_client_t *client, const compositord_bind_dmabuf_
 int compositord_bind_image(clp_client_t *client, const compositord_bind_image_args_t *args, compositord_bind_image_result_t *ret_result) {
     int rc;
     json_t *jargs = NULL, *jres = NULL;
+    clp_gen_rfds_t rf;
     compositord_bind_image_result_t tmp;
     if (ret_result) init_compositord_bind_image_result(ret_result);
     if (!client) return CLP_EARG;
     if (!args) return CLP_EARG;
     rc = enc_compositord_bind_image_args(args, &jargs, NULL);
     if (rc < 0) return rc;
-    rc = clp_call(client, "bind_image", jargs, &jres);
-    json_decref(jargs);
+    rc = clp_gen_call(client, "bind_image", jargs, NULL, &jres, &rf);
     if (rc < 0) return rc;
-    {
-        cg_rfds_t rf = { NULL, 0, false };
-        rc = dec_compositord_bind_image_result(jres, &tmp, &rf);
-    }
+    rc = dec_compositord_bind_image_result(jres, &tmp, &rf);
     json_decref(jres);
+    clp_gen_rfds_release(&rf);
     if (rc < 0) return rc;
     if (ret_result) *ret_result = tmp; else compositord_bind_image_result_free(&tmp);
     return 0;
@@ -982,8 +927,7 @@ int compositord_unbind(clp_client_t *client, const compositord_unbind_args_t *ar
     if (!args) return CLP_EARG;
     rc = enc_compositord_unbind_args(args, &jargs, NULL);
     if (rc < 0) return rc;
-    rc = clp_call(client, "unbind", jargs, &jres);
-    json_decref(jargs);
+    rc = clp_gen_call(client, "unbind", jargs, NULL, &jres, NULL);
     if (rc < 0) return rc;
     rc = json_is_object(jres) ? 0 : CLP_EPROTO;
     json_decref(jres);
@@ -997,8 +941,7 @@ int compositord_set(clp_client_t *client, const compositord_set_args_t *args) {
     if (!args) return CLP_EARG;
     rc = enc_compositord_set_args(args, &jargs, NULL);
     if (rc < 0) return rc;
-    rc = clp_call(client, "set", jargs, &jres);
-    json_decref(jargs);
+    rc = clp_gen_call(client, "set", jargs, NULL, &jres, NULL);
     if (rc < 0) return rc;
     rc = json_is_object(jres) ? 0 : CLP_EPROTO;
     json_decref(jres);
@@ -1012,8 +955,7 @@ int compositord_set_regs(clp_client_t *client, const compositord_set_regs_args_t
     if (!args) return CLP_EARG;
     rc = enc_compositord_set_regs_args(args, &jargs, NULL);
     if (rc < 0) return rc;
-    rc = clp_call(client, "set_regs", jargs, &jres);
-    json_decref(jargs);
+    rc = clp_gen_call(client, "set_regs", jargs, NULL, &jres, NULL);
     if (rc < 0) return rc;
     rc = json_is_object(jres) ? 0 : CLP_EPROTO;
     json_decref(jres);
@@ -1023,17 +965,15 @@ int compositord_set_regs(clp_client_t *client, const compositord_set_regs_args_t
 int compositord_commit(clp_client_t *client, compositord_commit_result_t *ret_result) {
     int rc;
     json_t *jargs = NULL, *jres = NULL;
+    clp_gen_rfds_t rf;
     compositord_commit_result_t tmp;
     if (ret_result) init_compositord_commit_result(ret_result);
     if (!client) return CLP_EARG;
-    rc = clp_call(client, "commit", jargs, &jres);
-    json_decref(jargs);
+    rc = clp_gen_call(client, "commit", jargs, NULL, &jres, &rf);
     if (rc < 0) return rc;
-    {
-        cg_rfds_t rf = { NULL, 0, false };
-        rc = dec_compositord_commit_result(jres, &tmp, &rf);
-    }
+    rc = dec_compositord_commit_result(jres, &tmp, &rf);
     json_decref(jres);
+    clp_gen_rfds_release(&rf);
     if (rc < 0) return rc;
     if (ret_result) *ret_result = tmp; else compositord_commit_result_free(&tmp);
     return 0;
@@ -1064,34 +1004,17 @@ void compositord_event_free(compositord_event_t *event) {
 }
 
 int compositord_event_decode(const clp_msg_t *msg, compositord_event_t *ret_event) {
-    json_t *root, *jname, *jsub;
-    int rc = 0;
-    cg_rfds_t rf;
+    json_t *root;
+    int rc;
+    clp_gen_rfds_t rf;
     if (!ret_event) return CLP_EARG;
     memset(ret_event, 0, sizeof *ret_event);
-    if (!msg) return CLP_EARG;
-    root = clp_msg_value(msg);
-    if (root) json_incref(root);
-    else {
-        if (!msg->data) return CLP_EARG;
-        root = json_loadb(msg->data, msg->len, 0, NULL);
-        if (!root) return CLP_EPROTO;
-    }
-    jname = json_object_get(root, "event");
-    jsub = json_object_get(root, "sub");
-    if (!json_is_object(root) || !json_is_string(jname) || (jsub && !json_is_integer(jsub))) { json_decref(root); return CLP_EPROTO; }
+    rc = clp_gen_event_open(msg, &root, &ret_event->name, &ret_event->sub, &rf);
+    if (rc < 0) return rc;
     ret_event->raw = root;
-    ret_event->name = json_string_value(jname);
-    ret_event->sub = jsub ? (int64_t)json_integer_value(jsub) : 0;
-    rf.fds = msg->fds;
-    rf.n = msg->nfds;
-    rf.dup = true;
     if (strcmp(ret_event->name, "dropped") == 0) {
-        json_t *jc = json_object_get(root, "count"), *jr = json_object_get(root, "reason");
-        if ((jc && !json_is_integer(jc)) || (jr && !json_is_string(jr))) rc = CLP_EPROTO;
         ret_event->kind = COMPOSITORD_EVENT_DROPPED;
-        ret_event->u.dropped.count = jc ? (int64_t)json_integer_value(jc) : 0;
-        ret_event->u.dropped.reason = jr ? json_string_value(jr) : NULL;
+        rc = clp_gen_event_dropped(root, &ret_event->u.dropped.count, &ret_event->u.dropped.reason);
     }
     else if (strcmp(ret_event->name, "vsync") == 0) {
         rc = dec_compositord_vsync_event(root, &ret_event->u.vsync, &rf);

@@ -4,62 +4,17 @@
 
 #include "copperd.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
-/* FDs collected while encoding arguments; each becomes {"fd_index": i}. */
-typedef struct cg_fds {
-    int v[CLP_MAX_FDS_PER_MESSAGE];
-    size_t n;
-} cg_fds_t;
+#include "cl_ports_gen.h"
 
-/* FDs received with a result or event; decoded ones are taken (set to -1) or duplicated. */
-typedef struct cg_rfds {
-    int *fds;
-    size_t n;
-    bool dup;
-} cg_rfds_t;
-
-static inline int cg_put_fd(cg_fds_t *fds, int fd, json_t **ret) {
-    if (fd < 0) return CLP_EARG;
-    if (!fds || fds->n >= CLP_MAX_FDS_PER_MESSAGE) return CLP_EFD;
-    *ret = json_pack("{s:I}", "fd_index", (json_int_t)fds->n);
-    if (!*ret) return CLP_ENOMEM;
-    fds->v[fds->n++] = fd;
-    return 0;
-}
-
-static inline int cg_get_fd(json_t *j, cg_rfds_t *fds, int *ret) {
-    json_t *idx = json_object_get(j, "fd_index");
-    json_int_t i;
-    if (!json_is_object(j) || !json_is_integer(idx)) return CLP_EPROTO;
-    i = json_integer_value(idx);
-    if (!fds || i < 0 || (size_t)i >= fds->n || fds->fds[i] < 0) return CLP_EFD;
-    if (fds->dup) {
-        int fd = fcntl(fds->fds[i], F_DUPFD_CLOEXEC, 0);
-        if (fd < 0) return -errno;
-        *ret = fd;
-    } else {
-        *ret = fds->fds[i];
-        fds->fds[i] = -1;
-    }
-    return 0;
-}
-
-static inline int cg_get_string(json_t *j, char **ret) {
-    size_t n;
-    if (!json_is_string(j)) return CLP_EPROTO;
-    n = json_string_length(j);
-    *ret = malloc(n + 1);
-    if (!*ret) return CLP_ENOMEM;
-    memcpy(*ret, json_string_value(j), n + 1);
-    return 0;
-}
+#if !defined(CLP_GEN_API_VERSION) || CLP_GEN_API_VERSION != 1
+#error "copperd.c was generated for cl_ports_gen.h API version 1: regenerate it (deno task gen) or use a matching libcopperline-ports"
+#endif
 
 static void init_copperd_program_summary(copperd_program_summary_t *v);
 static void init_copperd_load_result(copperd_load_result_t *v);
@@ -68,29 +23,29 @@ static void init_copperd_status_result(copperd_status_result_t *v);
 static void init_copperd_irq_event(copperd_irq_event_t *v);
 static void init_copperd_state_event(copperd_state_event_t *v);
 static void init_copperd_vsync_event(copperd_vsync_event_t *v);
-static int dec_copperd_program_summary(json_t *j, copperd_program_summary_t *v, cg_rfds_t *fds);
-static int dec_copperd_load_result(json_t *j, copperd_load_result_t *v, cg_rfds_t *fds);
-static int dec_copperd_list_result(json_t *j, copperd_list_result_t *v, cg_rfds_t *fds);
-static int dec_copperd_status_result(json_t *j, copperd_status_result_t *v, cg_rfds_t *fds);
-static int dec_copperd_irq_event(json_t *j, copperd_irq_event_t *v, cg_rfds_t *fds);
-static int dec_copperd_state_event(json_t *j, copperd_state_event_t *v, cg_rfds_t *fds);
-static int dec_copperd_vsync_event(json_t *j, copperd_vsync_event_t *v, cg_rfds_t *fds);
-static int enc_copperd_wait_vsync_op(const copperd_wait_vsync_op_t *v, json_t **ret, cg_fds_t *fds);
-static int enc_copperd_wait_us_op(const copperd_wait_us_op_t *v, json_t **ret, cg_fds_t *fds);
-static int enc_copperd_move_op(const copperd_move_op_t *v, json_t **ret, cg_fds_t *fds);
-static int enc_copperd_add_op(const copperd_add_op_t *v, json_t **ret, cg_fds_t *fds);
-static int enc_copperd_irq_op(const copperd_irq_op_t *v, json_t **ret, cg_fds_t *fds);
-static int enc_copperd_loop_op(const copperd_loop_op_t *v, json_t **ret, cg_fds_t *fds);
-static int enc_copperd_jump_op(const copperd_jump_op_t *v, json_t **ret, cg_fds_t *fds);
-static int enc_copperd_fence_op(const copperd_fence_op_t *v, json_t **ret, cg_fds_t *fds);
-static int enc_copperd_label_marker(const copperd_label_marker_t *v, json_t **ret, cg_fds_t *fds);
-static int enc_copperd_program(const copperd_program_t *v, json_t **ret, cg_fds_t *fds);
-static int enc_copperd_program_summary(const copperd_program_summary_t *v, json_t **ret, cg_fds_t *fds);
-static int enc_copperd_load_args(const copperd_load_args_t *v, json_t **ret, cg_fds_t *fds);
-static int enc_copperd_start_args(const copperd_start_args_t *v, json_t **ret, cg_fds_t *fds);
-static int enc_copperd_stop_args(const copperd_stop_args_t *v, json_t **ret, cg_fds_t *fds);
-static int enc_copperd_unload_args(const copperd_unload_args_t *v, json_t **ret, cg_fds_t *fds);
-static int enc_copperd_status_args(const copperd_status_args_t *v, json_t **ret, cg_fds_t *fds);
+static int dec_copperd_program_summary(json_t *j, copperd_program_summary_t *v, clp_gen_rfds_t *fds);
+static int dec_copperd_load_result(json_t *j, copperd_load_result_t *v, clp_gen_rfds_t *fds);
+static int dec_copperd_list_result(json_t *j, copperd_list_result_t *v, clp_gen_rfds_t *fds);
+static int dec_copperd_status_result(json_t *j, copperd_status_result_t *v, clp_gen_rfds_t *fds);
+static int dec_copperd_irq_event(json_t *j, copperd_irq_event_t *v, clp_gen_rfds_t *fds);
+static int dec_copperd_state_event(json_t *j, copperd_state_event_t *v, clp_gen_rfds_t *fds);
+static int dec_copperd_vsync_event(json_t *j, copperd_vsync_event_t *v, clp_gen_rfds_t *fds);
+static int enc_copperd_wait_vsync_op(const copperd_wait_vsync_op_t *v, json_t **ret, clp_gen_fds_t *fds);
+static int enc_copperd_wait_us_op(const copperd_wait_us_op_t *v, json_t **ret, clp_gen_fds_t *fds);
+static int enc_copperd_move_op(const copperd_move_op_t *v, json_t **ret, clp_gen_fds_t *fds);
+static int enc_copperd_add_op(const copperd_add_op_t *v, json_t **ret, clp_gen_fds_t *fds);
+static int enc_copperd_irq_op(const copperd_irq_op_t *v, json_t **ret, clp_gen_fds_t *fds);
+static int enc_copperd_loop_op(const copperd_loop_op_t *v, json_t **ret, clp_gen_fds_t *fds);
+static int enc_copperd_jump_op(const copperd_jump_op_t *v, json_t **ret, clp_gen_fds_t *fds);
+static int enc_copperd_fence_op(const copperd_fence_op_t *v, json_t **ret, clp_gen_fds_t *fds);
+static int enc_copperd_label_marker(const copperd_label_marker_t *v, json_t **ret, clp_gen_fds_t *fds);
+static int enc_copperd_program(const copperd_program_t *v, json_t **ret, clp_gen_fds_t *fds);
+static int enc_copperd_program_summary(const copperd_program_summary_t *v, json_t **ret, clp_gen_fds_t *fds);
+static int enc_copperd_load_args(const copperd_load_args_t *v, json_t **ret, clp_gen_fds_t *fds);
+static int enc_copperd_start_args(const copperd_start_args_t *v, json_t **ret, clp_gen_fds_t *fds);
+static int enc_copperd_stop_args(const copperd_stop_args_t *v, json_t **ret, clp_gen_fds_t *fds);
+static int enc_copperd_unload_args(const copperd_unload_args_t *v, json_t **ret, clp_gen_fds_t *fds);
+static int enc_copperd_status_args(const copperd_status_args_t *v, json_t **ret, clp_gen_fds_t *fds);
 
 const char *const copperd_blend_mode_names[4] = {
     "normal",
@@ -144,7 +99,7 @@ void copperd_program_summary_free(copperd_program_summary_t *v) {
     init_copperd_program_summary(v);
 }
 
-static int dec_copperd_program_summary(json_t *j, copperd_program_summary_t *v, cg_rfds_t *fds) {
+static int dec_copperd_program_summary(json_t *j, copperd_program_summary_t *v, clp_gen_rfds_t *fds) {
     int rc = 0;
     json_t *f;
     (void)fds;
@@ -173,7 +128,7 @@ void copperd_load_result_free(copperd_load_result_t *v) {
     init_copperd_load_result(v);
 }
 
-static int dec_copperd_load_result(json_t *j, copperd_load_result_t *v, cg_rfds_t *fds) {
+static int dec_copperd_load_result(json_t *j, copperd_load_result_t *v, clp_gen_rfds_t *fds) {
     int rc = 0;
     json_t *f;
     (void)fds;
@@ -203,7 +158,7 @@ void copperd_list_result_free(copperd_list_result_t *v) {
     init_copperd_list_result(v);
 }
 
-static int dec_copperd_list_result(json_t *j, copperd_list_result_t *v, cg_rfds_t *fds) {
+static int dec_copperd_list_result(json_t *j, copperd_list_result_t *v, clp_gen_rfds_t *fds) {
     int rc = 0;
     json_t *f;
     (void)fds;
@@ -242,7 +197,7 @@ void copperd_status_result_free(copperd_status_result_t *v) {
     init_copperd_status_result(v);
 }
 
-static int dec_copperd_status_result(json_t *j, copperd_status_result_t *v, cg_rfds_t *fds) {
+static int dec_copperd_status_result(json_t *j, copperd_status_result_t *v, clp_gen_rfds_t *fds) {
     int rc = 0;
     json_t *f;
     (void)fds;
@@ -269,7 +224,7 @@ static int dec_copperd_status_result(json_t *j, copperd_status_result_t *v, cg_r
     }
     f = json_object_get(j, "code");
     if (f) {
-        if ((rc = cg_get_string(f, &v->code)) < 0) goto fail;
+        if ((rc = clp_gen_get_string(f, &v->code)) < 0) goto fail;
         v->has_code = true;
     }
     return 0;
@@ -290,7 +245,7 @@ void copperd_irq_event_free(copperd_irq_event_t *v) {
     init_copperd_irq_event(v);
 }
 
-static int dec_copperd_irq_event(json_t *j, copperd_irq_event_t *v, cg_rfds_t *fds) {
+static int dec_copperd_irq_event(json_t *j, copperd_irq_event_t *v, clp_gen_rfds_t *fds) {
     int rc = 0;
     json_t *f;
     (void)fds;
@@ -298,7 +253,7 @@ static int dec_copperd_irq_event(json_t *j, copperd_irq_event_t *v, cg_rfds_t *f
     if (!json_is_object(j)) return CLP_EPROTO;
     f = json_object_get(j, "tag");
     if (!f) goto proto;
-    if ((rc = cg_get_string(f, &v->tag)) < 0) goto fail;
+    if ((rc = clp_gen_get_string(f, &v->tag)) < 0) goto fail;
     f = json_object_get(j, "prog");
     if (!f) goto proto;
     if (!json_is_integer(f)) goto proto;
@@ -325,7 +280,7 @@ void copperd_state_event_free(copperd_state_event_t *v) {
     init_copperd_state_event(v);
 }
 
-static int dec_copperd_state_event(json_t *j, copperd_state_event_t *v, cg_rfds_t *fds) {
+static int dec_copperd_state_event(json_t *j, copperd_state_event_t *v, clp_gen_rfds_t *fds) {
     int rc = 0;
     json_t *f;
     (void)fds;
@@ -340,7 +295,7 @@ static int dec_copperd_state_event(json_t *j, copperd_state_event_t *v, cg_rfds_
     if (!json_is_string(f) || copperd_program_state_from_string(json_string_value(f), &v->state) < 0) goto proto;
     f = json_object_get(j, "code");
     if (f) {
-        if ((rc = cg_get_string(f, &v->code)) < 0) goto fail;
+        if ((rc = clp_gen_get_string(f, &v->code)) < 0) goto fail;
         v->has_code = true;
     }
     return 0;
@@ -360,7 +315,7 @@ void copperd_vsync_event_free(copperd_vsync_event_t *v) {
     init_copperd_vsync_event(v);
 }
 
-static int dec_copperd_vsync_event(json_t *j, copperd_vsync_event_t *v, cg_rfds_t *fds) {
+static int dec_copperd_vsync_event(json_t *j, copperd_vsync_event_t *v, clp_gen_rfds_t *fds) {
     int rc = 0;
     json_t *f;
     (void)fds;
@@ -381,7 +336,7 @@ static int dec_copperd_vsync_event(json_t *j, copperd_vsync_event_t *v, cg_rfds_
     return rc;
 }
 
-static int enc_copperd_wait_vsync_op(const copperd_wait_vsync_op_t *v, json_t **ret, cg_fds_t *fds) {
+static int enc_copperd_wait_vsync_op(const copperd_wait_vsync_op_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
     json_t *o = NULL, *x = NULL;
     (void)fds;
@@ -413,7 +368,7 @@ static int enc_copperd_wait_vsync_op(const copperd_wait_vsync_op_t *v, json_t **
     return rc;
 }
 
-static int enc_copperd_wait_us_op(const copperd_wait_us_op_t *v, json_t **ret, cg_fds_t *fds) {
+static int enc_copperd_wait_us_op(const copperd_wait_us_op_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
     json_t *o = NULL, *x = NULL;
     (void)fds;
@@ -438,7 +393,7 @@ static int enc_copperd_wait_us_op(const copperd_wait_us_op_t *v, json_t **ret, c
     return rc;
 }
 
-static int enc_copperd_move_op(const copperd_move_op_t *v, json_t **ret, cg_fds_t *fds) {
+static int enc_copperd_move_op(const copperd_move_op_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
     json_t *o = NULL, *x = NULL;
     (void)fds;
@@ -469,7 +424,7 @@ static int enc_copperd_move_op(const copperd_move_op_t *v, json_t **ret, cg_fds_
     return rc;
 }
 
-static int enc_copperd_add_op(const copperd_add_op_t *v, json_t **ret, cg_fds_t *fds) {
+static int enc_copperd_add_op(const copperd_add_op_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
     json_t *o = NULL, *x = NULL;
     (void)fds;
@@ -500,7 +455,7 @@ static int enc_copperd_add_op(const copperd_add_op_t *v, json_t **ret, cg_fds_t 
     return rc;
 }
 
-static int enc_copperd_irq_op(const copperd_irq_op_t *v, json_t **ret, cg_fds_t *fds) {
+static int enc_copperd_irq_op(const copperd_irq_op_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
     json_t *o = NULL, *x = NULL;
     (void)fds;
@@ -526,7 +481,7 @@ static int enc_copperd_irq_op(const copperd_irq_op_t *v, json_t **ret, cg_fds_t 
     return rc;
 }
 
-static int enc_copperd_loop_op(const copperd_loop_op_t *v, json_t **ret, cg_fds_t *fds) {
+static int enc_copperd_loop_op(const copperd_loop_op_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
     json_t *o = NULL, *x = NULL;
     (void)fds;
@@ -557,7 +512,7 @@ static int enc_copperd_loop_op(const copperd_loop_op_t *v, json_t **ret, cg_fds_
     return rc;
 }
 
-static int enc_copperd_jump_op(const copperd_jump_op_t *v, json_t **ret, cg_fds_t *fds) {
+static int enc_copperd_jump_op(const copperd_jump_op_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
     json_t *o = NULL, *x = NULL;
     (void)fds;
@@ -583,7 +538,7 @@ static int enc_copperd_jump_op(const copperd_jump_op_t *v, json_t **ret, cg_fds_
     return rc;
 }
 
-static int enc_copperd_fence_op(const copperd_fence_op_t *v, json_t **ret, cg_fds_t *fds) {
+static int enc_copperd_fence_op(const copperd_fence_op_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
     json_t *o = NULL, *x = NULL;
     (void)fds;
@@ -613,7 +568,7 @@ static int enc_copperd_fence_op(const copperd_fence_op_t *v, json_t **ret, cg_fd
     return rc;
 }
 
-static int enc_copperd_label_marker(const copperd_label_marker_t *v, json_t **ret, cg_fds_t *fds) {
+static int enc_copperd_label_marker(const copperd_label_marker_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
     json_t *o = NULL, *x = NULL;
     (void)fds;
@@ -634,7 +589,7 @@ static int enc_copperd_label_marker(const copperd_label_marker_t *v, json_t **re
     return rc;
 }
 
-static int enc_copperd_program(const copperd_program_t *v, json_t **ret, cg_fds_t *fds) {
+static int enc_copperd_program(const copperd_program_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
     json_t *o = NULL, *x = NULL;
     (void)fds;
@@ -666,7 +621,7 @@ static int enc_copperd_program(const copperd_program_t *v, json_t **ret, cg_fds_
     return rc;
 }
 
-static int enc_copperd_program_summary(const copperd_program_summary_t *v, json_t **ret, cg_fds_t *fds) {
+static int enc_copperd_program_summary(const copperd_program_summary_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
     json_t *o = NULL, *x = NULL;
     (void)fds;
@@ -692,7 +647,7 @@ static int enc_copperd_program_summary(const copperd_program_summary_t *v, json_
     return rc;
 }
 
-static int enc_copperd_load_args(const copperd_load_args_t *v, json_t **ret, cg_fds_t *fds) {
+static int enc_copperd_load_args(const copperd_load_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
     json_t *o = NULL, *x = NULL;
     (void)fds;
@@ -711,7 +666,7 @@ static int enc_copperd_load_args(const copperd_load_args_t *v, json_t **ret, cg_
     return rc;
 }
 
-static int enc_copperd_start_args(const copperd_start_args_t *v, json_t **ret, cg_fds_t *fds) {
+static int enc_copperd_start_args(const copperd_start_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
     json_t *o = NULL, *x = NULL;
     (void)fds;
@@ -731,7 +686,7 @@ static int enc_copperd_start_args(const copperd_start_args_t *v, json_t **ret, c
     return rc;
 }
 
-static int enc_copperd_stop_args(const copperd_stop_args_t *v, json_t **ret, cg_fds_t *fds) {
+static int enc_copperd_stop_args(const copperd_stop_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
     json_t *o = NULL, *x = NULL;
     (void)fds;
@@ -751,7 +706,7 @@ static int enc_copperd_stop_args(const copperd_stop_args_t *v, json_t **ret, cg_
     return rc;
 }
 
-static int enc_copperd_unload_args(const copperd_unload_args_t *v, json_t **ret, cg_fds_t *fds) {
+static int enc_copperd_unload_args(const copperd_unload_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
     json_t *o = NULL, *x = NULL;
     (void)fds;
@@ -771,7 +726,7 @@ static int enc_copperd_unload_args(const copperd_unload_args_t *v, json_t **ret,
     return rc;
 }
 
-static int enc_copperd_status_args(const copperd_status_args_t *v, json_t **ret, cg_fds_t *fds) {
+static int enc_copperd_status_args(const copperd_status_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
     json_t *o = NULL, *x = NULL;
     (void)fds;
@@ -860,20 +815,18 @@ int copperd_program_summary_to_json(const copperd_program_summary_t *value, stru
 int copperd_load(clp_client_t *client, const copperd_load_args_t *args, copperd_load_result_t *ret_result) {
     int rc;
     json_t *jargs = NULL, *jres = NULL;
+    clp_gen_rfds_t rf;
     copperd_load_result_t tmp;
     if (ret_result) init_copperd_load_result(ret_result);
     if (!client) return CLP_EARG;
     if (!args) return CLP_EARG;
     rc = enc_copperd_load_args(args, &jargs, NULL);
     if (rc < 0) return rc;
-    rc = clp_call(client, "load", jargs, &jres);
-    json_decref(jargs);
+    rc = clp_gen_call(client, "load", jargs, NULL, &jres, &rf);
     if (rc < 0) return rc;
-    {
-        cg_rfds_t rf = { NULL, 0, false };
-        rc = dec_copperd_load_result(jres, &tmp, &rf);
-    }
+    rc = dec_copperd_load_result(jres, &tmp, &rf);
     json_decref(jres);
+    clp_gen_rfds_release(&rf);
     if (rc < 0) return rc;
     if (ret_result) *ret_result = tmp; else copperd_load_result_free(&tmp);
     return 0;
@@ -886,8 +839,7 @@ int copperd_start(clp_client_t *client, const copperd_start_args_t *args) {
     if (!args) return CLP_EARG;
     rc = enc_copperd_start_args(args, &jargs, NULL);
     if (rc < 0) return rc;
-    rc = clp_call(client, "start", jargs, &jres);
-    json_decref(jargs);
+    rc = clp_gen_call(client, "start", jargs, NULL, &jres, NULL);
     if (rc < 0) return rc;
     rc = json_is_object(jres) ? 0 : CLP_EPROTO;
     json_decref(jres);
@@ -901,8 +853,7 @@ int copperd_stop(clp_client_t *client, const copperd_stop_args_t *args) {
     if (!args) return CLP_EARG;
     rc = enc_copperd_stop_args(args, &jargs, NULL);
     if (rc < 0) return rc;
-    rc = clp_call(client, "stop", jargs, &jres);
-    json_decref(jargs);
+    rc = clp_gen_call(client, "stop", jargs, NULL, &jres, NULL);
     if (rc < 0) return rc;
     rc = json_is_object(jres) ? 0 : CLP_EPROTO;
     json_decref(jres);
@@ -916,8 +867,7 @@ int copperd_unload(clp_client_t *client, const copperd_unload_args_t *args) {
     if (!args) return CLP_EARG;
     rc = enc_copperd_unload_args(args, &jargs, NULL);
     if (rc < 0) return rc;
-    rc = clp_call(client, "unload", jargs, &jres);
-    json_decref(jargs);
+    rc = clp_gen_call(client, "unload", jargs, NULL, &jres, NULL);
     if (rc < 0) return rc;
     rc = json_is_object(jres) ? 0 : CLP_EPROTO;
     json_decref(jres);
@@ -927,17 +877,15 @@ int copperd_unload(clp_client_t *client, const copperd_unload_args_t *args) {
 int copperd_list(clp_client_t *client, copperd_list_result_t *ret_result) {
     int rc;
     json_t *jargs = NULL, *jres = NULL;
+    clp_gen_rfds_t rf;
     copperd_list_result_t tmp;
     if (ret_result) init_copperd_list_result(ret_result);
     if (!client) return CLP_EARG;
-    rc = clp_call(client, "list", jargs, &jres);
-    json_decref(jargs);
+    rc = clp_gen_call(client, "list", jargs, NULL, &jres, &rf);
     if (rc < 0) return rc;
-    {
-        cg_rfds_t rf = { NULL, 0, false };
-        rc = dec_copperd_list_result(jres, &tmp, &rf);
-    }
+    rc = dec_copperd_list_result(jres, &tmp, &rf);
     json_decref(jres);
+    clp_gen_rfds_release(&rf);
     if (rc < 0) return rc;
     if (ret_result) *ret_result = tmp; else copperd_list_result_free(&tmp);
     return 0;
@@ -946,20 +894,18 @@ int copperd_list(clp_client_t *client, copperd_list_result_t *ret_result) {
 int copperd_status(clp_client_t *client, const copperd_status_args_t *args, copperd_status_result_t *ret_result) {
     int rc;
     json_t *jargs = NULL, *jres = NULL;
+    clp_gen_rfds_t rf;
     copperd_status_result_t tmp;
     if (ret_result) init_copperd_status_result(ret_result);
     if (!client) return CLP_EARG;
     if (!args) return CLP_EARG;
     rc = enc_copperd_status_args(args, &jargs, NULL);
     if (rc < 0) return rc;
-    rc = clp_call(client, "status", jargs, &jres);
-    json_decref(jargs);
+    rc = clp_gen_call(client, "status", jargs, NULL, &jres, &rf);
     if (rc < 0) return rc;
-    {
-        cg_rfds_t rf = { NULL, 0, false };
-        rc = dec_copperd_status_result(jres, &tmp, &rf);
-    }
+    rc = dec_copperd_status_result(jres, &tmp, &rf);
     json_decref(jres);
+    clp_gen_rfds_release(&rf);
     if (rc < 0) return rc;
     if (ret_result) *ret_result = tmp; else copperd_status_result_free(&tmp);
     return 0;
@@ -988,34 +934,17 @@ void copperd_event_free(copperd_event_t *event) {
 }
 
 int copperd_event_decode(const clp_msg_t *msg, copperd_event_t *ret_event) {
-    json_t *root, *jname, *jsub;
-    int rc = 0;
-    cg_rfds_t rf;
+    json_t *root;
+    int rc;
+    clp_gen_rfds_t rf;
     if (!ret_event) return CLP_EARG;
     memset(ret_event, 0, sizeof *ret_event);
-    if (!msg) return CLP_EARG;
-    root = clp_msg_value(msg);
-    if (root) json_incref(root);
-    else {
-        if (!msg->data) return CLP_EARG;
-        root = json_loadb(msg->data, msg->len, 0, NULL);
-        if (!root) return CLP_EPROTO;
-    }
-    jname = json_object_get(root, "event");
-    jsub = json_object_get(root, "sub");
-    if (!json_is_object(root) || !json_is_string(jname) || (jsub && !json_is_integer(jsub))) { json_decref(root); return CLP_EPROTO; }
+    rc = clp_gen_event_open(msg, &root, &ret_event->name, &ret_event->sub, &rf);
+    if (rc < 0) return rc;
     ret_event->raw = root;
-    ret_event->name = json_string_value(jname);
-    ret_event->sub = jsub ? (int64_t)json_integer_value(jsub) : 0;
-    rf.fds = msg->fds;
-    rf.n = msg->nfds;
-    rf.dup = true;
     if (strcmp(ret_event->name, "dropped") == 0) {
-        json_t *jc = json_object_get(root, "count"), *jr = json_object_get(root, "reason");
-        if ((jc && !json_is_integer(jc)) || (jr && !json_is_string(jr))) rc = CLP_EPROTO;
         ret_event->kind = COPPERD_EVENT_DROPPED;
-        ret_event->u.dropped.count = jc ? (int64_t)json_integer_value(jc) : 0;
-        ret_event->u.dropped.reason = jr ? json_string_value(jr) : NULL;
+        rc = clp_gen_event_dropped(root, &ret_event->u.dropped.count, &ret_event->u.dropped.reason);
     }
     else if (strcmp(ret_event->name, "irq") == 0) {
         rc = dec_copperd_irq_event(root, &ret_event->u.irq, &rf);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install test: `make install` with DESTDIR and with PREFIX, then build the examples with nothing
-# but `cc x.c $(pkg-config --cflags --libs copperline-ports)` and run them against the test server.
+# but `cc x.c $(pkg-config --cflags --libs copperline-ports)` and run them against the test server;
+# likewise a program using the bundled typed bindings through <copperline/copperd.h>.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CC=${CC:-cc}
@@ -15,9 +16,17 @@ make -s install DESTDIR="$tmp/stage" >/dev/null
 root="$tmp/stage/usr/local"
 for f in lib/libcopperline-ports.so lib/libcopperline-ports.so.0 lib/libcopperline-ports.so.0.1.0 \
          lib/libcopperline-ports.a include/cl_ports.h include/cl_ports_version.h \
-         lib/pkgconfig/copperline-ports.pc; do
+         include/cl_ports_gen.h lib/pkgconfig/copperline-ports.pc; do
   [ -e "$root/$f" ] || fail "missing $root/$f"
 done
+for h in services/*.h; do
+  [ -e "$root/include/copperline/$(basename "$h")" ] || fail "missing $root/include/copperline/$(basename "$h")"
+done
+# the bundled bindings are in the library itself, exported; their helpers are not
+syms=$(nm -D --defined-only "$root/lib/libcopperline-ports.so.0.1.0") # no `nm | grep -q`: SIGPIPE + pipefail
+grep -q ' T copperd_load$' <<<"$syms" || fail "copperd_load not exported"
+grep -q ' T clp_gen_get_fd$' <<<"$syms" || fail "clp_gen_get_fd not exported"
+grep -qE ' (enc|dec|init)_' <<<"$syms" && fail "generated static helpers exported"
 [ "$(readlink "$root/lib/libcopperline-ports.so.0")" = libcopperline-ports.so.0.1.0 ] || fail "so.0 link"
 readelf -d "$root/lib/libcopperline-ports.so.0.1.0" | grep -q 'SONAME.*libcopperline-ports.so.0\]' \
   || fail "soname"
@@ -74,4 +83,41 @@ C
 # shellcheck disable=SC2046
 $CC "$tmp/call.c" $(pkg-config --cflags --libs copperline-ports jansson) -o "$tmp/call" || fail "build call.c"
 [ "$("$tmp/call" "$sock")" = v ] || fail "call.c output"
-echo "install test: ok (DESTDIR + PREFIX installs, 3 examples + a jansson program built with pkg-config and run)"
+
+# the bundled typed bindings: <copperline/copperd.h> and nothing but the copperline-ports flags
+# (no jansson: the program only touches the typed API). The test server is not copperd: `load` is
+# answered BAD_CMD, which shows the typed call went over the wire and came back as CLP_EREMOTE.
+cat > "$tmp/typed.c" <<'C'
+#include <copperline/copperd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+int main(int argc, char **argv) {
+    clp_client_t *c = clp_connect(argv[argc - 1]);
+    char *name = NULL;
+    int protocol = -1, r;
+    const char *code = NULL;
+    copperd_load_args_t args = { .program = { .version = 1, .program = NULL, .program_len = 0 } };
+    copperd_load_result_t res;
+    copperd_blend_mode_t mode;
+    if (!c) return 1;
+    r = clp_ping(c, &name, NULL, &protocol);
+    if (r != 0 || protocol != COPPERD_PROTOCOL) return 2;
+    printf("ping %s\n", name);
+    free(name);
+    if (copperd_blend_mode_from_string("add", &mode) != 0 || strcmp(copperd_blend_mode_to_string(mode), "add") != 0) return 3;
+    r = copperd_load(c, &args, &res);
+    clp_last_error(c, &code, NULL);
+    printf("load %s %s\n", clp_strerror(r), code ? code : "-");
+    copperd_load_result_free(&res);
+    clp_close(c);
+    return r == CLP_EREMOTE ? 0 : 4;
+}
+C
+# shellcheck disable=SC2046
+$CC -std=c11 -Wall -Wextra -Werror "$tmp/typed.c" $(pkg-config --cflags --libs copperline-ports) -o "$tmp/typed" \
+  || fail "build typed.c (<copperline/copperd.h>) with pkg-config copperline-ports"
+out=$("$tmp/typed" "$sock") || fail "typed.c exited non-zero: $out"
+grep -q '^ping testd$' <<<"$out" || fail "typed.c ping: $out"
+grep -q '^load .* BAD_CMD$' <<<"$out" || fail "typed.c load: $out"
+echo "install test: ok (DESTDIR + PREFIX installs, 3 examples, a jansson program and a typed <copperline/copperd.h> program built with pkg-config and run)"

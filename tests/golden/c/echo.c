@@ -4,62 +4,17 @@
 
 #include "echo.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
-/* FDs collected while encoding arguments; each becomes {"fd_index": i}. */
-typedef struct cg_fds {
-    int v[CLP_MAX_FDS_PER_MESSAGE];
-    size_t n;
-} cg_fds_t;
+#include "cl_ports_gen.h"
 
-/* FDs received with a result or event; decoded ones are taken (set to -1) or duplicated. */
-typedef struct cg_rfds {
-    int *fds;
-    size_t n;
-    bool dup;
-} cg_rfds_t;
-
-static inline int cg_put_fd(cg_fds_t *fds, int fd, json_t **ret) {
-    if (fd < 0) return CLP_EARG;
-    if (!fds || fds->n >= CLP_MAX_FDS_PER_MESSAGE) return CLP_EFD;
-    *ret = json_pack("{s:I}", "fd_index", (json_int_t)fds->n);
-    if (!*ret) return CLP_ENOMEM;
-    fds->v[fds->n++] = fd;
-    return 0;
-}
-
-static inline int cg_get_fd(json_t *j, cg_rfds_t *fds, int *ret) {
-    json_t *idx = json_object_get(j, "fd_index");
-    json_int_t i;
-    if (!json_is_object(j) || !json_is_integer(idx)) return CLP_EPROTO;
-    i = json_integer_value(idx);
-    if (!fds || i < 0 || (size_t)i >= fds->n || fds->fds[i] < 0) return CLP_EFD;
-    if (fds->dup) {
-        int fd = fcntl(fds->fds[i], F_DUPFD_CLOEXEC, 0);
-        if (fd < 0) return -errno;
-        *ret = fd;
-    } else {
-        *ret = fds->fds[i];
-        fds->fds[i] = -1;
-    }
-    return 0;
-}
-
-static inline int cg_get_string(json_t *j, char **ret) {
-    size_t n;
-    if (!json_is_string(j)) return CLP_EPROTO;
-    n = json_string_length(j);
-    *ret = malloc(n + 1);
-    if (!*ret) return CLP_ENOMEM;
-    memcpy(*ret, json_string_value(j), n + 1);
-    return 0;
-}
+#if !defined(CLP_GEN_API_VERSION) || CLP_GEN_API_VERSION != 1
+#error "echo.c was generated for cl_ports_gen.h API version 1: regenerate it (deno task gen) or use a matching libcopperline-ports"
+#endif
 
 static void init_echo_echo_result(echo_echo_result_t *v);
 static void init_echo_add_result(echo_add_result_t *v);
@@ -68,20 +23,20 @@ static void init_echo_emit_result(echo_emit_result_t *v);
 static void init_echo_fdsum_result(echo_fdsum_result_t *v);
 static void init_echo_fdmake_result(echo_fdmake_result_t *v);
 static void init_echo_tick_event(echo_tick_event_t *v);
-static int dec_echo_echo_result(json_t *j, echo_echo_result_t *v, cg_rfds_t *fds);
-static int dec_echo_add_result(json_t *j, echo_add_result_t *v, cg_rfds_t *fds);
-static int dec_echo_slow_result(json_t *j, echo_slow_result_t *v, cg_rfds_t *fds);
-static int dec_echo_emit_result(json_t *j, echo_emit_result_t *v, cg_rfds_t *fds);
-static int dec_echo_fdsum_result(json_t *j, echo_fdsum_result_t *v, cg_rfds_t *fds);
-static int dec_echo_fdmake_result(json_t *j, echo_fdmake_result_t *v, cg_rfds_t *fds);
-static int dec_echo_tick_event(json_t *j, echo_tick_event_t *v, cg_rfds_t *fds);
-static int enc_echo_echo_args(const echo_echo_args_t *v, json_t **ret, cg_fds_t *fds);
-static int enc_echo_add_args(const echo_add_args_t *v, json_t **ret, cg_fds_t *fds);
-static int enc_echo_slow_args(const echo_slow_args_t *v, json_t **ret, cg_fds_t *fds);
-static int enc_echo_fail_args(const echo_fail_args_t *v, json_t **ret, cg_fds_t *fds);
-static int enc_echo_emit_args(const echo_emit_args_t *v, json_t **ret, cg_fds_t *fds);
-static int enc_echo_fdsum_args(const echo_fdsum_args_t *v, json_t **ret, cg_fds_t *fds);
-static int enc_echo_fdmake_args(const echo_fdmake_args_t *v, json_t **ret, cg_fds_t *fds);
+static int dec_echo_echo_result(json_t *j, echo_echo_result_t *v, clp_gen_rfds_t *fds);
+static int dec_echo_add_result(json_t *j, echo_add_result_t *v, clp_gen_rfds_t *fds);
+static int dec_echo_slow_result(json_t *j, echo_slow_result_t *v, clp_gen_rfds_t *fds);
+static int dec_echo_emit_result(json_t *j, echo_emit_result_t *v, clp_gen_rfds_t *fds);
+static int dec_echo_fdsum_result(json_t *j, echo_fdsum_result_t *v, clp_gen_rfds_t *fds);
+static int dec_echo_fdmake_result(json_t *j, echo_fdmake_result_t *v, clp_gen_rfds_t *fds);
+static int dec_echo_tick_event(json_t *j, echo_tick_event_t *v, clp_gen_rfds_t *fds);
+static int enc_echo_echo_args(const echo_echo_args_t *v, json_t **ret, clp_gen_fds_t *fds);
+static int enc_echo_add_args(const echo_add_args_t *v, json_t **ret, clp_gen_fds_t *fds);
+static int enc_echo_slow_args(const echo_slow_args_t *v, json_t **ret, clp_gen_fds_t *fds);
+static int enc_echo_fail_args(const echo_fail_args_t *v, json_t **ret, clp_gen_fds_t *fds);
+static int enc_echo_emit_args(const echo_emit_args_t *v, json_t **ret, clp_gen_fds_t *fds);
+static int enc_echo_fdsum_args(const echo_fdsum_args_t *v, json_t **ret, clp_gen_fds_t *fds);
+static int enc_echo_fdmake_args(const echo_fdmake_args_t *v, json_t **ret, clp_gen_fds_t *fds);
 
 const char *const echo_color_names[3] = {
     "red",
@@ -135,7 +90,7 @@ void echo_echo_result_free(echo_echo_result_t *v) {
     init_echo_echo_result(v);
 }
 
-static int dec_echo_echo_result(json_t *j, echo_echo_result_t *v, cg_rfds_t *fds) {
+static int dec_echo_echo_result(json_t *j, echo_echo_result_t *v, clp_gen_rfds_t *fds) {
     int rc = 0;
     json_t *f;
     (void)fds;
@@ -143,7 +98,7 @@ static int dec_echo_echo_result(json_t *j, echo_echo_result_t *v, cg_rfds_t *fds
     if (!json_is_object(j)) return CLP_EPROTO;
     f = json_object_get(j, "text");
     if (!f) goto proto;
-    if ((rc = cg_get_string(f, &v->text)) < 0) goto fail;
+    if ((rc = clp_gen_get_string(f, &v->text)) < 0) goto fail;
     f = json_object_get(j, "n");
     if (f) {
         if (!json_is_integer(f)) goto proto;
@@ -172,7 +127,7 @@ void echo_add_result_free(echo_add_result_t *v) {
     init_echo_add_result(v);
 }
 
-static int dec_echo_add_result(json_t *j, echo_add_result_t *v, cg_rfds_t *fds) {
+static int dec_echo_add_result(json_t *j, echo_add_result_t *v, clp_gen_rfds_t *fds) {
     int rc = 0;
     json_t *f;
     (void)fds;
@@ -198,7 +153,7 @@ void echo_slow_result_free(echo_slow_result_t *v) {
     init_echo_slow_result(v);
 }
 
-static int dec_echo_slow_result(json_t *j, echo_slow_result_t *v, cg_rfds_t *fds) {
+static int dec_echo_slow_result(json_t *j, echo_slow_result_t *v, clp_gen_rfds_t *fds) {
     int rc = 0;
     json_t *f;
     (void)fds;
@@ -226,7 +181,7 @@ void echo_emit_result_free(echo_emit_result_t *v) {
     init_echo_emit_result(v);
 }
 
-static int dec_echo_emit_result(json_t *j, echo_emit_result_t *v, cg_rfds_t *fds) {
+static int dec_echo_emit_result(json_t *j, echo_emit_result_t *v, clp_gen_rfds_t *fds) {
     int rc = 0;
     json_t *f;
     (void)fds;
@@ -252,7 +207,7 @@ void echo_fdsum_result_free(echo_fdsum_result_t *v) {
     init_echo_fdsum_result(v);
 }
 
-static int dec_echo_fdsum_result(json_t *j, echo_fdsum_result_t *v, cg_rfds_t *fds) {
+static int dec_echo_fdsum_result(json_t *j, echo_fdsum_result_t *v, clp_gen_rfds_t *fds) {
     int rc = 0;
     json_t *f;
     (void)fds;
@@ -284,7 +239,7 @@ void echo_fdmake_result_free(echo_fdmake_result_t *v) {
     init_echo_fdmake_result(v);
 }
 
-static int dec_echo_fdmake_result(json_t *j, echo_fdmake_result_t *v, cg_rfds_t *fds) {
+static int dec_echo_fdmake_result(json_t *j, echo_fdmake_result_t *v, clp_gen_rfds_t *fds) {
     int rc = 0;
     json_t *f;
     (void)fds;
@@ -292,7 +247,7 @@ static int dec_echo_fdmake_result(json_t *j, echo_fdmake_result_t *v, cg_rfds_t 
     if (!json_is_object(j)) return CLP_EPROTO;
     f = json_object_get(j, "fd");
     if (!f) goto proto;
-    if ((rc = cg_get_fd(f, fds, &v->fd)) < 0) goto fail;
+    if ((rc = clp_gen_get_fd(f, fds, &v->fd)) < 0) goto fail;
     return 0;
     proto:
     rc = CLP_EPROTO;
@@ -311,7 +266,7 @@ void echo_tick_event_free(echo_tick_event_t *v) {
     init_echo_tick_event(v);
 }
 
-static int dec_echo_tick_event(json_t *j, echo_tick_event_t *v, cg_rfds_t *fds) {
+static int dec_echo_tick_event(json_t *j, echo_tick_event_t *v, clp_gen_rfds_t *fds) {
     int rc = 0;
     json_t *f;
     (void)fds;
@@ -323,7 +278,7 @@ static int dec_echo_tick_event(json_t *j, echo_tick_event_t *v, cg_rfds_t *fds) 
     v->n = (int64_t)json_integer_value(f);
     f = json_object_get(j, "tag");
     if (f) {
-        if ((rc = cg_get_string(f, &v->tag)) < 0) goto fail;
+        if ((rc = clp_gen_get_string(f, &v->tag)) < 0) goto fail;
         v->has_tag = true;
     }
     return 0;
@@ -334,7 +289,7 @@ static int dec_echo_tick_event(json_t *j, echo_tick_event_t *v, cg_rfds_t *fds) 
     return rc;
 }
 
-static int enc_echo_echo_args(const echo_echo_args_t *v, json_t **ret, cg_fds_t *fds) {
+static int enc_echo_echo_args(const echo_echo_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
     json_t *o = NULL, *x = NULL;
     (void)fds;
@@ -370,7 +325,7 @@ static int enc_echo_echo_args(const echo_echo_args_t *v, json_t **ret, cg_fds_t 
     return rc;
 }
 
-static int enc_echo_add_args(const echo_add_args_t *v, json_t **ret, cg_fds_t *fds) {
+static int enc_echo_add_args(const echo_add_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
     json_t *o = NULL, *x = NULL;
     (void)fds;
@@ -395,7 +350,7 @@ static int enc_echo_add_args(const echo_add_args_t *v, json_t **ret, cg_fds_t *f
     return rc;
 }
 
-static int enc_echo_slow_args(const echo_slow_args_t *v, json_t **ret, cg_fds_t *fds) {
+static int enc_echo_slow_args(const echo_slow_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
     json_t *o = NULL, *x = NULL;
     (void)fds;
@@ -415,7 +370,7 @@ static int enc_echo_slow_args(const echo_slow_args_t *v, json_t **ret, cg_fds_t 
     return rc;
 }
 
-static int enc_echo_fail_args(const echo_fail_args_t *v, json_t **ret, cg_fds_t *fds) {
+static int enc_echo_fail_args(const echo_fail_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
     json_t *o = NULL, *x = NULL;
     (void)fds;
@@ -436,7 +391,7 @@ static int enc_echo_fail_args(const echo_fail_args_t *v, json_t **ret, cg_fds_t 
     return rc;
 }
 
-static int enc_echo_emit_args(const echo_emit_args_t *v, json_t **ret, cg_fds_t *fds) {
+static int enc_echo_emit_args(const echo_emit_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
     json_t *o = NULL, *x = NULL;
     (void)fds;
@@ -464,14 +419,14 @@ static int enc_echo_emit_args(const echo_emit_args_t *v, json_t **ret, cg_fds_t 
     return rc;
 }
 
-static int enc_echo_fdsum_args(const echo_fdsum_args_t *v, json_t **ret, cg_fds_t *fds) {
+static int enc_echo_fdsum_args(const echo_fdsum_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
     json_t *o = NULL, *x = NULL;
     (void)fds;
     *ret = NULL;
     o = json_object();
     if (!o) return CLP_ENOMEM;
-    if ((rc = cg_put_fd(fds, v->fd, &x)) < 0) goto fail;
+    if ((rc = clp_gen_put_fd(fds, v->fd, &x)) < 0) goto fail;
     rc = json_object_set_new(o, "fd", x) < 0 ? CLP_ENOMEM : 0;
     x = NULL;
     if (rc < 0) goto fail;
@@ -483,7 +438,7 @@ static int enc_echo_fdsum_args(const echo_fdsum_args_t *v, json_t **ret, cg_fds_
     return rc;
 }
 
-static int enc_echo_fdmake_args(const echo_fdmake_args_t *v, json_t **ret, cg_fds_t *fds) {
+static int enc_echo_fdmake_args(const echo_fdmake_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
     json_t *o = NULL, *x = NULL;
     (void)fds;
@@ -507,20 +462,18 @@ static int enc_echo_fdmake_args(const echo_fdmake_args_t *v, json_t **ret, cg_fd
 int echo_echo(clp_client_t *client, const echo_echo_args_t *args, echo_echo_result_t *ret_result) {
     int rc;
     json_t *jargs = NULL, *jres = NULL;
+    clp_gen_rfds_t rf;
     echo_echo_result_t tmp;
     if (ret_result) init_echo_echo_result(ret_result);
     if (!client) return CLP_EARG;
     if (!args) return CLP_EARG;
     rc = enc_echo_echo_args(args, &jargs, NULL);
     if (rc < 0) return rc;
-    rc = clp_call(client, "echo", jargs, &jres);
-    json_decref(jargs);
+    rc = clp_gen_call(client, "echo", jargs, NULL, &jres, &rf);
     if (rc < 0) return rc;
-    {
-        cg_rfds_t rf = { NULL, 0, false };
-        rc = dec_echo_echo_result(jres, &tmp, &rf);
-    }
+    rc = dec_echo_echo_result(jres, &tmp, &rf);
     json_decref(jres);
+    clp_gen_rfds_release(&rf);
     if (rc < 0) return rc;
     if (ret_result) *ret_result = tmp; else echo_echo_result_free(&tmp);
     return 0;
@@ -529,20 +482,18 @@ int echo_echo(clp_client_t *client, const echo_echo_args_t *args, echo_echo_resu
 int echo_add(clp_client_t *client, const echo_add_args_t *args, echo_add_result_t *ret_result) {
     int rc;
     json_t *jargs = NULL, *jres = NULL;
+    clp_gen_rfds_t rf;
     echo_add_result_t tmp;
     if (ret_result) init_echo_add_result(ret_result);
     if (!client) return CLP_EARG;
     if (!args) return CLP_EARG;
     rc = enc_echo_add_args(args, &jargs, NULL);
     if (rc < 0) return rc;
-    rc = clp_call(client, "add", jargs, &jres);
-    json_decref(jargs);
+    rc = clp_gen_call(client, "add", jargs, NULL, &jres, &rf);
     if (rc < 0) return rc;
-    {
-        cg_rfds_t rf = { NULL, 0, false };
-        rc = dec_echo_add_result(jres, &tmp, &rf);
-    }
+    rc = dec_echo_add_result(jres, &tmp, &rf);
     json_decref(jres);
+    clp_gen_rfds_release(&rf);
     if (rc < 0) return rc;
     if (ret_result) *ret_result = tmp; else echo_add_result_free(&tmp);
     return 0;
@@ -551,20 +502,18 @@ int echo_add(clp_client_t *client, const echo_add_args_t *args, echo_add_result_
 int echo_slow(clp_client_t *client, const echo_slow_args_t *args, echo_slow_result_t *ret_result) {
     int rc;
     json_t *jargs = NULL, *jres = NULL;
+    clp_gen_rfds_t rf;
     echo_slow_result_t tmp;
     if (ret_result) init_echo_slow_result(ret_result);
     if (!client) return CLP_EARG;
     if (!args) return CLP_EARG;
     rc = enc_echo_slow_args(args, &jargs, NULL);
     if (rc < 0) return rc;
-    rc = clp_call(client, "slow", jargs, &jres);
-    json_decref(jargs);
+    rc = clp_gen_call(client, "slow", jargs, NULL, &jres, &rf);
     if (rc < 0) return rc;
-    {
-        cg_rfds_t rf = { NULL, 0, false };
-        rc = dec_echo_slow_result(jres, &tmp, &rf);
-    }
+    rc = dec_echo_slow_result(jres, &tmp, &rf);
     json_decref(jres);
+    clp_gen_rfds_release(&rf);
     if (rc < 0) return rc;
     if (ret_result) *ret_result = tmp; else echo_slow_result_free(&tmp);
     return 0;
@@ -577,8 +526,7 @@ int echo_fail(clp_client_t *client, const echo_fail_args_t *args) {
     if (!args) return CLP_EARG;
     rc = enc_echo_fail_args(args, &jargs, NULL);
     if (rc < 0) return rc;
-    rc = clp_call(client, "fail", jargs, &jres);
-    json_decref(jargs);
+    rc = clp_gen_call(client, "fail", jargs, NULL, &jres, NULL);
     if (rc < 0) return rc;
     rc = json_is_object(jres) ? 0 : CLP_EPROTO;
     json_decref(jres);
@@ -588,20 +536,18 @@ int echo_fail(clp_client_t *client, const echo_fail_args_t *args) {
 int echo_emit(clp_client_t *client, const echo_emit_args_t *args, echo_emit_result_t *ret_result) {
     int rc;
     json_t *jargs = NULL, *jres = NULL;
+    clp_gen_rfds_t rf;
     echo_emit_result_t tmp;
     if (ret_result) init_echo_emit_result(ret_result);
     if (!client) return CLP_EARG;
     if (!args) return CLP_EARG;
     rc = enc_echo_emit_args(args, &jargs, NULL);
     if (rc < 0) return rc;
-    rc = clp_call(client, "emit", jargs, &jres);
-    json_decref(jargs);
+    rc = clp_gen_call(client, "emit", jargs, NULL, &jres, &rf);
     if (rc < 0) return rc;
-    {
-        cg_rfds_t rf = { NULL, 0, false };
-        rc = dec_echo_emit_result(jres, &tmp, &rf);
-    }
+    rc = dec_echo_emit_result(jres, &tmp, &rf);
     json_decref(jres);
+    clp_gen_rfds_release(&rf);
     if (rc < 0) return rc;
     if (ret_result) *ret_result = tmp; else echo_emit_result_free(&tmp);
     return 0;
@@ -610,7 +556,8 @@ int echo_emit(clp_client_t *client, const echo_emit_args_t *args, echo_emit_resu
 int echo_fdsum(clp_client_t *client, const echo_fdsum_args_t *args, echo_fdsum_result_t *ret_result) {
     int rc;
     json_t *jargs = NULL, *jres = NULL;
-    cg_fds_t fds;
+    clp_gen_fds_t fds;
+    clp_gen_rfds_t rf;
     echo_fdsum_result_t tmp;
     if (ret_result) init_echo_fdsum_result(ret_result);
     if (!client) return CLP_EARG;
@@ -618,14 +565,11 @@ int echo_fdsum(clp_client_t *client, const echo_fdsum_args_t *args, echo_fdsum_r
     if (!args) return CLP_EARG;
     rc = enc_echo_fdsum_args(args, &jargs, &fds);
     if (rc < 0) return rc;
-    rc = clp_call_fds(client, "fdsum", jargs, fds.v, fds.n, &jres, NULL, NULL);
-    json_decref(jargs);
+    rc = clp_gen_call(client, "fdsum", jargs, &fds, &jres, &rf);
     if (rc < 0) return rc;
-    {
-        cg_rfds_t rf = { NULL, 0, false };
-        rc = dec_echo_fdsum_result(jres, &tmp, &rf);
-    }
+    rc = dec_echo_fdsum_result(jres, &tmp, &rf);
     json_decref(jres);
+    clp_gen_rfds_release(&rf);
     if (rc < 0) return rc;
     if (ret_result) *ret_result = tmp; else echo_fdsum_result_free(&tmp);
     return 0;
@@ -634,24 +578,18 @@ int echo_fdsum(clp_client_t *client, const echo_fdsum_args_t *args, echo_fdsum_r
 int echo_fdmake(clp_client_t *client, const echo_fdmake_args_t *args, echo_fdmake_result_t *ret_result) {
     int rc;
     json_t *jargs = NULL, *jres = NULL;
-    int *rfd = NULL;
-    size_t nrfd = 0;
+    clp_gen_rfds_t rf;
     echo_fdmake_result_t tmp;
     if (ret_result) init_echo_fdmake_result(ret_result);
     if (!client) return CLP_EARG;
     if (!args) return CLP_EARG;
     rc = enc_echo_fdmake_args(args, &jargs, NULL);
     if (rc < 0) return rc;
-    rc = clp_call_fds(client, "fdmake", jargs, NULL, 0, &jres, &rfd, &nrfd);
-    json_decref(jargs);
+    rc = clp_gen_call(client, "fdmake", jargs, NULL, &jres, &rf);
     if (rc < 0) return rc;
-    {
-        cg_rfds_t rf = { rfd, nrfd, false };
-        rc = dec_echo_fdmake_result(jres, &tmp, &rf);
-    }
+    rc = dec_echo_fdmake_result(jres, &tmp, &rf);
     json_decref(jres);
-    for (size_t i = 0; i < nrfd; i++) if (rfd[i] >= 0) close(rfd[i]);
-    free(rfd);
+    clp_gen_rfds_release(&rf);
     if (rc < 0) return rc;
     if (ret_result) *ret_result = tmp; else echo_fdmake_result_free(&tmp);
     return 0;
@@ -661,8 +599,7 @@ int echo_legacy(clp_client_t *client) {
     int rc;
     json_t *jargs = NULL, *jres = NULL;
     if (!client) return CLP_EARG;
-    rc = clp_call(client, "legacy", jargs, &jres);
-    json_decref(jargs);
+    rc = clp_gen_call(client, "legacy", jargs, NULL, &jres, NULL);
     if (rc < 0) return rc;
     rc = json_is_object(jres) ? 0 : CLP_EPROTO;
     json_decref(jres);
@@ -689,34 +626,17 @@ void echo_event_free(echo_event_t *event) {
 }
 
 int echo_event_decode(const clp_msg_t *msg, echo_event_t *ret_event) {
-    json_t *root, *jname, *jsub;
-    int rc = 0;
-    cg_rfds_t rf;
+    json_t *root;
+    int rc;
+    clp_gen_rfds_t rf;
     if (!ret_event) return CLP_EARG;
     memset(ret_event, 0, sizeof *ret_event);
-    if (!msg) return CLP_EARG;
-    root = clp_msg_value(msg);
-    if (root) json_incref(root);
-    else {
-        if (!msg->data) return CLP_EARG;
-        root = json_loadb(msg->data, msg->len, 0, NULL);
-        if (!root) return CLP_EPROTO;
-    }
-    jname = json_object_get(root, "event");
-    jsub = json_object_get(root, "sub");
-    if (!json_is_object(root) || !json_is_string(jname) || (jsub && !json_is_integer(jsub))) { json_decref(root); return CLP_EPROTO; }
+    rc = clp_gen_event_open(msg, &root, &ret_event->name, &ret_event->sub, &rf);
+    if (rc < 0) return rc;
     ret_event->raw = root;
-    ret_event->name = json_string_value(jname);
-    ret_event->sub = jsub ? (int64_t)json_integer_value(jsub) : 0;
-    rf.fds = msg->fds;
-    rf.n = msg->nfds;
-    rf.dup = true;
     if (strcmp(ret_event->name, "dropped") == 0) {
-        json_t *jc = json_object_get(root, "count"), *jr = json_object_get(root, "reason");
-        if ((jc && !json_is_integer(jc)) || (jr && !json_is_string(jr))) rc = CLP_EPROTO;
         ret_event->kind = ECHO_EVENT_DROPPED;
-        ret_event->u.dropped.count = jc ? (int64_t)json_integer_value(jc) : 0;
-        ret_event->u.dropped.reason = jr ? json_string_value(jr) : NULL;
+        rc = clp_gen_event_dropped(root, &ret_event->u.dropped.count, &ret_event->u.dropped.reason);
     }
     else if (strcmp(ret_event->name, "tick") == 0) {
         rc = dec_echo_tick_event(root, &ret_event->u.tick, &rf);
