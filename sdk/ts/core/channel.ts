@@ -300,12 +300,9 @@ export class Channel implements LineSink {
       return;
     }
     if (count > this.#fdQueue.length) {
+      const arrived = this.#fdQueue.length;
       this.#closeQueue();
-      this.#handler.message(
-        m,
-        undefined,
-        `Message claims ${count} descriptors but ${this.#fdQueue.length} arrived`,
-      );
+      this.#handler.message(m, undefined, `Message claims ${count} descriptors but ${arrived} arrived`);
       return;
     }
     const fds = this.#fdQueue.splice(0, count);

@@ -157,7 +157,13 @@ export class PortClient {
     let fds: number[] | undefined;
     if (args !== undefined) {
       if (this.service?.commands[cmd]?.fds !== false && args !== null && typeof args === "object") {
-        const encoded = encodeFds(args);
+        let encoded: ReturnType<typeof encodeFds>;
+        try {
+          encoded = encodeFds(args);
+        } catch (error) {
+          // A closed FdHandle in the arguments: fail this call, like any other argument error.
+          return Promise.reject(error);
+        }
         msg.args = encoded.value;
         if (encoded.fds.length > 0) {
           fds = encoded.fds;

@@ -128,3 +128,31 @@ Deno.test("a bare-string error (mcu-cia style) still becomes a RemoteError", asy
   await assert.rejects(client.request("x"), (e: RemoteError) => e.code === "BAD_ARG");
   await client.close();
 });
+
+Deno.test("a closed descriptor in the arguments rejects the call instead of throwing", async () => {
+  const { client, server } = setup();
+  const fd = memoryFd();
+  fd.close();
+  const p = client.request("take", { fd });
+  assert.ok(p instanceof Promise);
+  await assert.rejects(p, TypeError);
+  assert.deepEqual(await client.request("echo", { ok: 1 }), { ok: 1 });
+  await client.close();
+  await server.close();
+});
+
+Deno.test("a BAD_FD message counts the descriptors that did arrive", async () => {
+  const { client, server } = setup();
+  const [a, b] = memoryPair();
+  server.accept(b);
+  const replies: string[] = [];
+  a.start({ data: (c) => replies.push(new TextDecoder().decode(c)), closed: () => {} });
+  const one = memoryFd();
+  a.write(new TextEncoder().encode('{"id":1,"cmd":"take","fds":2,"args":{"fd":{"fd_index":0}}}\n'), [one.fd]);
+  one.close();
+  await new Promise((r) => setTimeout(r, 10));
+  assert.match(replies.join(""), /claims 2 descriptors but 1 arrived/);
+  a.close();
+  await client.close();
+  await server.close();
+});
