@@ -60,6 +60,21 @@ async function best(fn: () => Promise<number>): Promise<number> {
   return median(r);
 }
 
+/**
+ * Runs a baseline and the SDK alternately (warm-up, then REPEATS rounds of each) so both see the
+ * same machine conditions, and returns the medians.
+ */
+async function pair(base: () => Promise<number>, sdk: () => Promise<number>): Promise<[number, number]> {
+  await base();
+  await sdk();
+  const a: number[] = [], b: number[] = [];
+  for (let i = 0; i < REPEATS; i++) {
+    a.push(await base());
+    b.push(await sdk());
+  }
+  return [median(a), median(b)];
+}
+
 const rawPath = await server("raw");
 const sdkPath = await server("sdk");
 const fdPath = await server("sdk-fd");
@@ -70,15 +85,14 @@ const fdc = await EchoClient.connect(fdPath, { fdPassing: true });
 
 // 1. Sequential round trip (µs per call).
 let rid = 0;
-const rawRtt = await best(async () => {
+const [rawRtt, sdkRtt] = await pair(async () => {
   const t0 = performance.now();
   for (let i = 0; i < ROUNDS; i++) {
     await raw.send([`{"id":${++rid},"cmd":"echo","args":{"text":"ping"}}`]);
     await raw.receive(1);
   }
   return ((performance.now() - t0) / ROUNDS) * 1000;
-});
-const sdkRtt = await best(async () => {
+}, async () => {
   const t0 = performance.now();
   for (let i = 0; i < ROUNDS; i++) await sdk.echo({ text: "ping" });
   return ((performance.now() - t0) / ROUNDS) * 1000;
@@ -86,7 +100,7 @@ const sdkRtt = await best(async () => {
 
 // 2. Pipelined throughput (messages per second, 64 in flight).
 const WINDOW = 64;
-const rawPipe = await best(async () => {
+const [rawPipe, sdkPipe] = await pair(async () => {
   // Strongest raw form: every read's worth of responses is answered by one batched write.
   const t0 = performance.now();
   const line = () => `{"id":${++rid},"cmd":"echo","args":{"text":"ping"}}`;
@@ -103,8 +117,7 @@ const rawPipe = await best(async () => {
     }
   }
   return PIPELINED / ((performance.now() - t0) / 1000);
-});
-const sdkPipe = await best(async () => {
+}, async () => {
   const t0 = performance.now();
   let sent = 0;
   const lane = async () => {
@@ -120,14 +133,13 @@ const sdkPipe = await best(async () => {
 // 3. Event stream (events per second received and parsed by the client). Both clients read the
 // same bytes from the same raw producer, so the row measures the client: the SDK's framing,
 // dispatch and `for await` against a raw read + JSON.parse loop.
-const rawEvents = await best(async () => {
+const sdkOnRaw = await connect(rawPath);
+const [rawEvents, sdkEvents] = await pair(async () => {
   const t0 = performance.now();
   await raw.send([`{"id":${++rid},"cmd":"flood","args":{"count":${EVENTS}}}`]);
   await raw.receive(EVENTS + 1);
   return EVENTS / ((performance.now() - t0) / 1000);
-});
-const sdkOnRaw = await connect(rawPath);
-const sdkEvents = await best(async () => {
+}, async () => {
   const sub = sdkOnRaw.subscribe<{ n: number }>(["tick"]);
   await sub.ready;
   const t0 = performance.now();
@@ -160,14 +172,13 @@ const e2eEvents = await best(async () => {
 
 // 4. FD-carrying call vs plain call on the same FFI connection.
 const FD_ROUNDS = Math.floor(ROUNDS / 2);
-const plainFfi = await best(async () => {
+const memfd = createMemfd("bench", 64);
+writeFd(memfd, new Uint8Array(64).fill(1), 0);
+const [plainFfi, fdCall] = await pair(async () => {
   const t0 = performance.now();
   for (let i = 0; i < FD_ROUNDS; i++) await fdc.echo({ text: "ping" });
   return ((performance.now() - t0) / FD_ROUNDS) * 1000;
-});
-const memfd = createMemfd("bench", 64);
-writeFd(memfd, new Uint8Array(64).fill(1), 0);
-const fdCall = await best(async () => {
+}, async () => {
   const t0 = performance.now();
   for (let i = 0; i < FD_ROUNDS; i++) await fdc.fdsum({ fd: memfd });
   return ((performance.now() - t0) / FD_ROUNDS) * 1000;

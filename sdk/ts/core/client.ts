@@ -102,7 +102,7 @@ export class PortClient {
       message: (msg, fds, fdError) => this.#message(msg, fds, fdError),
       bad: (code, message) => this.#warn(`Ignored a bad frame from the server (${code}): ${message}`),
       closed: (error) => this.#onClosed(error),
-    }, options);
+    }, { batchJson: true, ...options });
   }
 
   /** Whether the connection is closed. */

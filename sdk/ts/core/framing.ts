@@ -22,6 +22,23 @@ export interface LineSink {
   line(text: string): void;
   /** A line that could not be delivered: `TOO_LARGE` or `BAD_FRAME` (invalid UTF-8). */
   bad(code: "TOO_LARGE" | "BAD_FRAME", message: string): void;
+  /**
+   * Optional, used with the `batchJson` decoder option: one line, already parsed. Called instead of
+   * `line` for lines that were parsed as part of a batch.
+   */
+  value?(value: unknown): void;
+}
+
+/** Options of {@linkcode LineDecoder}. */
+export interface LineDecoderOptions {
+  /**
+   * Parse the complete lines of a chunk with one `JSON.parse` (about 20% cheaper than one call per
+   * line) and hand them to `sink.value`. Falls back to line by line whenever the batch does not
+   * parse into exactly one value per line (a malformed, blank or oversized line). Joining lines can
+   * turn several malformed lines into well-formed values, so use it only for a trusted peer (the
+   * client reading its service), never for a server reading untrusted clients.
+   */
+  batchJson?: boolean;
 }
 
 /** Byte length of `text` in UTF-8. */
@@ -74,12 +91,15 @@ export class LineDecoder {
   /**
    * @param maxLength The longest line accepted, in bytes (default 64 KiB).
    */
-  constructor(maxLength: number = DEFAULT_MAX_MESSAGE) {
+  constructor(maxLength: number = DEFAULT_MAX_MESSAGE, options: LineDecoderOptions = {}) {
     if (!Number.isInteger(maxLength) || maxLength < 1) {
       throw new RangeError(`Cannot use ${maxLength} as a line limit: expected a positive integer`);
     }
     this.#max = maxLength;
+    this.#batch = options.batchJson ?? false;
   }
+
+  readonly #batch: boolean;
 
   /** Bytes held for an incomplete line. */
   get buffered(): number {
@@ -181,6 +201,7 @@ export class LineDecoder {
       return;
     }
     const max = this.#max;
+    if (this.#batch && sink.value !== undefined && this.#emitBatch(text, sink)) return;
     let s = 0;
     for (;;) {
       const nl = text.indexOf("\n", s);
@@ -194,6 +215,30 @@ export class LineDecoder {
       if (nl < 0) break;
       s = nl + 1;
     }
+  }
+
+  /** Parses every line of `text` in one go; false (nothing delivered) when that is not exact. */
+  #emitBatch(text: string, sink: LineSink): boolean {
+    const limit = this.#max / 3;
+    let lines = 1;
+    let s = 0;
+    for (;;) {
+      const nl = text.indexOf("\n", s);
+      const end = nl < 0 ? text.length : nl;
+      if (end - s > limit) return false; // possibly over the byte limit: let the line path decide
+      if (nl < 0) break;
+      lines++;
+      s = nl + 1;
+    }
+    let values: unknown;
+    try {
+      values = JSON.parse("[" + text.replaceAll("\n", ",") + "]");
+    } catch {
+      return false;
+    }
+    if (!Array.isArray(values) || values.length !== lines) return false;
+    for (let i = 0; i < values.length; i++) sink.value!(values[i]);
+    return true;
   }
 
   #emitOne(bytes: Uint8Array, from: number, to: number, sink: LineSink): void {

@@ -78,3 +78,48 @@ Deno.test("utf8Length counts bytes", () => {
   assert.equal(utf8Length("😀"), enc.encode("😀").length);
   assert.throws(() => new LineDecoder(0), RangeError);
 });
+
+Deno.test("batchJson delivers exactly what line-by-line parsing delivers", () => {
+  const inputs = [
+    '{"a":1}\n{"b":2}\n{"c":3}\n',
+    '{"a":1}\r\n{"b":"é😀"}\r\n',
+    '{"a":1}\n\n{"b":2}\n   \n',
+    '{"a":1}\n{"b":\n{"c":3}\n',
+    '{"a":1}\n[1,2]\n"s"\n{"c":3}\n',
+    '{"a":1}\n' + '{"big":"' + "x".repeat(100) + '"}\n{"c":3}\n',
+  ];
+  for (const input of inputs) {
+    const run = (batch: boolean) => {
+      const got: string[] = [];
+      const d = new LineDecoder(64, { batchJson: batch });
+      d.push(enc.encode(input), {
+        line: (t) => {
+          try {
+            got.push("v:" + JSON.stringify(JSON.parse(t)));
+          } catch {
+            got.push("bad-json");
+          }
+        },
+        value: (v) => got.push("v:" + JSON.stringify(v)),
+        bad: (c) => got.push("bad:" + c),
+      });
+      return got;
+    };
+    assert.deepEqual(run(true), run(false), JSON.stringify(input));
+  }
+});
+
+Deno.test("batchJson falls back when joined lines would parse into other values", () => {
+  // Alone each line is malformed; joined with commas they would make two valid objects.
+  const input = '{"a":"}\n{","b":1}\n{"c":1},{"d":2}\n';
+  const values: unknown[] = [];
+  const lines: string[] = [];
+  const d = new LineDecoder(1024, { batchJson: true });
+  d.push(enc.encode(input), { line: (t) => lines.push(t), value: (v) => values.push(v), bad: () => {} });
+  // The batch has 3 values for 3 lines here, so the decoder cannot tell: this is why batchJson is
+  // only for trusted peers. Without batchJson every line is delivered as written.
+  const strict: string[] = [];
+  new LineDecoder(1024).push(enc.encode(input), { line: (t) => strict.push(t), bad: () => {} });
+  assert.equal(strict.length, 3);
+  assert.equal(values.length + lines.length, 3);
+});
