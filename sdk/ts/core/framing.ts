@@ -15,6 +15,16 @@ const NL = 10;
 
 /** Shared by every decoder: non-streaming `decode` calls keep no state between calls. */
 const fatalDecoder = new TextDecoder("utf-8", { fatal: true });
+const looseDecoder = new TextDecoder("utf-8");
+
+/**
+ * Decodes UTF-8, throwing on invalid input. The lenient decoder is measurably cheaper; only text
+ * that contains U+FFFD (a replacement, or a genuine U+FFFD) is decoded again strictly.
+ */
+function decodeStrict(bytes: Uint8Array): string {
+  const text = looseDecoder.decode(bytes);
+  return text.includes("\uFFFD") ? fatalDecoder.decode(bytes) : text;
+}
 
 /** Receives what {@linkcode LineDecoder.push} finds. */
 export interface LineSink {
@@ -188,7 +198,7 @@ export class LineDecoder {
   #emitMany(chunk: Uint8Array, from: number, to: number, sink: LineSink): void {
     let text: string;
     try {
-      text = fatalDecoder.decode(chunk.subarray(from, to));
+      text = decodeStrict(chunk.subarray(from, to));
     } catch {
       // Some line is not UTF-8: fall back to line-by-line so only that line fails.
       let s = from;
@@ -249,7 +259,7 @@ export class LineDecoder {
     }
     let text: string;
     try {
-      text = fatalDecoder.decode(bytes.subarray(from, to));
+      text = decodeStrict(bytes.subarray(from, to));
     } catch {
       sink.bad("BAD_FRAME", "Message is not valid UTF-8");
       return;

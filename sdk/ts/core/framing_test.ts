@@ -123,3 +123,11 @@ Deno.test("batchJson falls back when joined lines would parse into other values"
   assert.equal(strict.length, 3);
   assert.equal(values.length + lines.length, 3);
 });
+
+Deno.test("a genuine U+FFFD is valid UTF-8 and passes; a broken sequence next to one does not", () => {
+  const c = collect(1024);
+  c.push('{"t":"\uFFFD"}\n');
+  c.push(new Uint8Array([...enc.encode('{"t":"\uFFFD'), 0xc3, 0x22, 0x7d, 0x0a]));
+  assert.deepEqual(c.lines, ['{"t":"\uFFFD"}']);
+  assert.deepEqual(c.bad, ["BAD_FRAME"]);
+});
