@@ -171,9 +171,9 @@ export class CTypes {
    * @param node The schema.
    * @param name The C name a struct or enum made from this node gets (without `_t`).
    * @param pointer JSON pointer of the node in the schema file.
-   * @param named Whether the node is a definition (its type is public under `name`).
+   * @param _named Whether the node is a definition (its type is public under `name`; unused so far).
    */
-  type(node: Json, name: string, pointer: string, named = false): CType {
+  type(node: Json, name: string, pointer: string, _named = false): CType {
     if (node === true || node === undefined || node === null || typeof node !== "object") {
       return { k: "json", why: "any JSON value", fds: false };
     }

@@ -50,7 +50,7 @@ import {
   SO_PEERCRED,
   SOL_SOCKET,
 } from "./libc.ts";
-import { type Reactor, reactor, type Source } from "./reactor.ts";
+import { type Reactor, reactor } from "./reactor.ts";
 
 /** Bytes read per `recvmsg`. */
 export const READ_BUFFER_SIZE = 64 * 1024;
