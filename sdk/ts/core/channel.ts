@@ -71,6 +71,7 @@ export class Channel implements LineSink {
   #drainLimit = 0;
   #idle: (() => void)[] = [];
   readonly #flushTask = () => this.#flush();
+  readonly #encode: (text: string) => Uint8Array;
 
   /**
    * @param connection The transport connection (the channel starts it).
@@ -84,6 +85,7 @@ export class Channel implements LineSink {
     this.maxFdsPerMessage = options.maxFdsPerMessage ?? 16;
     this.maxQueuedFds = options.maxQueuedFds ?? 64;
     this.#decoder = new LineDecoder(this.maxMessage, { batchJson: options.batchJson });
+    this.#encode = connection.encode ? (t) => connection.encode!(t) : (t) => encoder.encode(t);
     connection.start({
       data: (chunk, fds) => this.#data(chunk, fds),
       closed: (error) => this.#onClosed(error),
@@ -186,7 +188,7 @@ export class Channel implements LineSink {
     }
     this.#out = { parts: [], fds: [], events: 0 };
     const text = batch.parts.length === 1 ? batch.parts[0] + "\n" : batch.parts.join("\n") + "\n";
-    const bytes = encoder.encode(text);
+    const bytes = this.#encode(text);
     let pending: Promise<void> | void;
     try {
       pending = this.connection.write(bytes, batch.fds.length > 0 ? batch.fds : undefined);

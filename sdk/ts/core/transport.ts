@@ -68,6 +68,11 @@ export interface Connection {
   /** Closes the connection. Idempotent; `sink.closed` follows. */
   close(): void;
   /**
+   * Optional: encodes outgoing text as UTF-8 the runtime's fastest way (Node's `Buffer.from` is
+   * several times faster than `TextEncoder` there). Default: `TextEncoder`.
+   */
+  encode?(text: string): Uint8Array;
+  /**
    * Optional: lets a waiting read keep the process alive (`true`, default) or not. Used by clients
    * that should not hold a process open while only subscriptions remain.
    */

@@ -107,6 +107,11 @@ export class NetConnection implements Connection {
     this.#socket.destroy();
   }
 
+  /** UTF-8 through `Buffer.from`, several times faster than `TextEncoder` on Node. */
+  encode(text: string): Uint8Array {
+    return Buffer.from(text, "utf8");
+  }
+
   ref(keepAlive: boolean): void {
     if (keepAlive) this.#socket.ref();
     else this.#socket.unref();

@@ -248,6 +248,11 @@ export class FfiConnection implements Connection {
     return promise;
   }
 
+  /** UTF-8 through `Buffer.from`, several times faster than `TextEncoder` on Node. */
+  encode(text: string): Uint8Array {
+    return Buffer.from(text, "utf8");
+  }
+
   close(): void {
     this.#shutdown(undefined);
   }
