@@ -156,3 +156,25 @@ Deno.test("a BAD_FD message counts the descriptors that did arrive", async () =>
   await client.close();
   await server.close();
 });
+
+Deno.test("a handler that returns a closed descriptor answers INTERNAL and the server keeps serving", async () => {
+  const errors: string[] = [];
+  const server = new PortServer(descriptor, {
+    echo: (a) => a,
+    take: () => ({}),
+    give: () => {
+      const fd = memoryFd();
+      fd.close();
+      return { fd };
+    },
+    keep: () => ({}),
+  }, { onError: (_e, where) => errors.push(where) });
+  const [a, b] = memoryPair();
+  server.accept(b);
+  const client = new PortClient(a);
+  await assert.rejects(client.request("give"), (e: RemoteError) => e.code === "INTERNAL" && /unusable descriptor/.test(e.message));
+  assert.deepEqual(errors, ['result of "give"']);
+  assert.deepEqual(await client.request("echo", { still: true }), { still: true });
+  await client.close();
+  await server.close();
+});

@@ -87,3 +87,20 @@ export function decodeFds(
   const unused = fds.filter((_, i) => !used.has(i));
   return { value: decoded, error, unused };
 }
+
+/**
+ * Closes every FD handle inside `value` (used when a value that holds descriptors is discarded).
+ *
+ * @param value Any value.
+ * @returns How many handles were closed.
+ */
+export function closeFdHandles(value: unknown): number {
+  if (value === null || typeof value !== "object") return 0;
+  if (isFdHandle(value)) {
+    value.close();
+    return 1;
+  }
+  let n = 0;
+  for (const k in value as Record<string, unknown>) n += closeFdHandles((value as Record<string, unknown>)[k]);
+  return n;
+}

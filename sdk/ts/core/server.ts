@@ -10,7 +10,7 @@
 import { Channel } from "./channel.ts";
 import { PROTOCOL_VERSION, type ServerDescriptor } from "./descriptor.ts";
 import { ErrorCode, errorMessage, PortError } from "./errors.ts";
-import { decodeFds, encodeFds } from "./fd_refs.ts";
+import { closeFdHandles, decodeFds, encodeFds } from "./fd_refs.ts";
 import type { Connection, FdHandle } from "./transport.ts";
 
 /** What a handler gets besides its arguments. */
@@ -333,7 +333,7 @@ export class Session {
     for (const fd of fds) if (!fd.kept) fd.close();
     if (entry.done || this.#closed) {
       // Cancelled (already answered) or nobody to answer: close descriptors of the result.
-      if (error === undefined) this.#server._discardResult(result);
+      if (error === undefined) this.#server._discardResult(cmd, result);
       return;
     }
     entry.done = true;
@@ -571,22 +571,9 @@ export class PortServer {
   }
 
   /** @internal */
-  _discardResult(result: unknown): void {
-    if (result !== null && typeof result === "object") {
-      const { fds } = encodeFds(result);
-      if (fds.length > 0) {
-        // Handles inside an unanswered result belong to nobody now.
-        const walk = (v: unknown): void => {
-          if (v === null || typeof v !== "object") return;
-          if (typeof (v as FdHandle).close === "function" && "closed" in (v as object)) {
-            (v as FdHandle).close();
-            return;
-          }
-          for (const k in v as Record<string, unknown>) walk((v as Record<string, unknown>)[k]);
-        };
-        walk(result);
-      }
-    }
+  _discardResult(cmd: string, result: unknown): void {
+    // Handles inside a result nobody will receive belong to nobody now.
+    if (this.descriptor.commands[cmd]?.fds) closeFdHandles(result);
   }
 
   /** @internal */
@@ -607,7 +594,19 @@ export class PortServer {
     let fds: number[] | undefined;
     const msg: Record<string, unknown> = { ok: true, id, result };
     if (this.descriptor.commands[cmd]?.fds) {
-      const encoded = encodeFds(result);
+      let encoded: ReturnType<typeof encodeFds>;
+      try {
+        encoded = encodeFds(result);
+      } catch (error) {
+        this._discardResult(cmd, result);
+        this.options.onError?.(error, `result of "${cmd}"`);
+        session.channel.send({
+          ok: false,
+          id,
+          error: { code: ErrorCode.INTERNAL, message: `Result of "${cmd}" holds an unusable descriptor: ${errorMessage(error)}` },
+        });
+        return;
+      }
       if (encoded.fds.length > 0) {
         msg.result = encoded.value;
         msg.fds = encoded.fds.length;
@@ -625,7 +624,7 @@ export class PortServer {
     }
     if (fds) {
       // The kernel copies descriptors at sendmsg; the handler's handles are closed once written.
-      session.channel.flushed().then(() => this._discardResult(result));
+      session.channel.flushed().then(() => this._discardResult(cmd, result));
     }
   }
 
