@@ -88,6 +88,7 @@ export class Channel implements LineSink {
     this.#encode = connection.encode ? (t) => connection.encode!(t) : (t) => encoder.encode(t);
     connection.start({
       data: (chunk, fds) => this.#data(chunk, fds),
+      textData: options.batchJson ? (chunk) => this.#text(chunk) : undefined,
       closed: (error) => this.#onClosed(error),
       fdsTruncated: () => this.fdsLost(),
     });
@@ -188,10 +189,11 @@ export class Channel implements LineSink {
     }
     this.#out = { parts: [], fds: [], events: 0 };
     const text = batch.parts.length === 1 ? batch.parts[0] + "\n" : batch.parts.join("\n") + "\n";
-    const bytes = this.#encode(text);
+    const connection = this.connection;
     let pending: Promise<void> | void;
     try {
-      pending = this.connection.write(bytes, batch.fds.length > 0 ? batch.fds : undefined);
+      if (batch.fds.length === 0 && connection.writeText !== undefined) pending = connection.writeText(text);
+      else pending = connection.write(this.#encode(text), batch.fds.length > 0 ? batch.fds : undefined);
     } catch (error) {
       this.#writeFailed(error);
       return;
@@ -250,6 +252,15 @@ export class Channel implements LineSink {
     }
     if (fds && fds.length > 0) this.#queueFds(fds);
     this.#decoder.push(chunk, this);
+    // Answers produced while handling this chunk go out before the read callback returns, rather
+    // than a microtask later (measured: the earlier write saves several µs per round trip on Node).
+    if (this.#flushScheduled && !this.#writing && !this.#closed) this.#flush();
+  }
+
+  #text(chunk: string): void {
+    if (this.#closed) return;
+    this.#decoder.pushText(chunk, this);
+    if (this.#flushScheduled && !this.#writing && !this.#closed) this.#flush();
   }
 
   #queueFds(fds: FdHandle[]): void {

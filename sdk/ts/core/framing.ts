@@ -155,10 +155,68 @@ export class LineDecoder {
     if (start < end) this.#hold(chunk, start, end);
   }
 
+  /**
+   * Feeds text that the runtime already decoded (a transport in text mode). Invalid UTF-8 was
+   * replaced by the runtime, so use it only for trusted peers (clients reading their service).
+   *
+   * @param text Decoded text.
+   * @param sink Receives the complete lines.
+   */
+  pushText(text: string, sink: LineSink): void {
+    const max = this.#max;
+    let start = 0;
+    if (this.#discarding || this.#pendingText !== "") {
+      const nl = text.indexOf("\n");
+      if (nl < 0) {
+        this.#holdText(text);
+        return;
+      }
+      if (this.#discarding) {
+        this.#discarding = false;
+        sink.bad("TOO_LARGE", `Message exceeds the ${max}-byte limit`);
+      } else {
+        this.#holdText(text.slice(0, nl));
+        if (this.#discarding) {
+          this.#discarding = false;
+          sink.bad("TOO_LARGE", `Message exceeds the ${max}-byte limit`);
+        } else {
+          const line = this.#pendingText;
+          this.#pendingText = "";
+          this.#pendingLength = 0;
+          this.#emitText(line, sink);
+        }
+      }
+      start = nl + 1;
+    }
+    const last = text.lastIndexOf("\n");
+    if (last >= start) {
+      this.#emitText(start === 0 ? text.slice(0, last) : text.slice(start, last), sink);
+      start = last + 1;
+    }
+    if (start < text.length) this.#holdText(start === 0 ? text : text.slice(start));
+  }
+
+  #pendingText = "";
+
+  #holdText(text: string): void {
+    if (this.#discarding || text.length === 0) return;
+    const next = this.#pendingText + text;
+    // Code units bound bytes from below; compute the exact UTF-8 length only when it can matter.
+    if (next.length > this.#max + 1 || (next.length * 3 > this.#max + 1 && utf8Length(next) > this.#max + 1)) {
+      this.#pendingText = "";
+      this.#pendingLength = 0;
+      this.#discarding = true;
+      return;
+    }
+    this.#pendingText = next;
+    this.#pendingLength = next.length;
+  }
+
   /** Drops any partial line (the peer closed mid-line). Returns how many bytes were dropped. */
   reset(): number {
     const n = this.#pendingLength;
     this.#pending = [];
+    this.#pendingText = "";
     this.#pendingLength = 0;
     this.#discarding = false;
     return n;
@@ -210,6 +268,11 @@ export class LineDecoder {
       }
       return;
     }
+    this.#emitText(text, sink);
+  }
+
+  /** Emits the complete lines of `text` (which does not end with its last newline). */
+  #emitText(text: string, sink: LineSink): void {
     const max = this.#max;
     if (this.#batch && sink.value !== undefined && this.#emitBatch(text, sink)) return;
     let s = 0;

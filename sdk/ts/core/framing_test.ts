@@ -131,3 +131,23 @@ Deno.test("a genuine U+FFFD is valid UTF-8 and passes; a broken sequence next to
   assert.deepEqual(c.lines, ['{"t":"\uFFFD"}']);
   assert.deepEqual(c.bad, ["BAD_FRAME"]);
 });
+
+Deno.test("pushText frames like push: splits, CRLF, blanks, oversized lines, batches", () => {
+  const input = '{"a":1}\r\n\n{"b":"é😀"}\n' + '{"x":"' + "y".repeat(80) + '"}\n{"c":3}\n';
+  for (const batch of [false, true]) {
+    const fromBytes: string[] = [], fromText: string[] = [];
+    const sinkFor = (out: string[]) => ({
+      line: (t: string) => out.push("v:" + JSON.stringify(JSON.parse(t))),
+      value: (v: unknown) => out.push("v:" + JSON.stringify(v)),
+      bad: (c: string) => out.push("bad:" + c),
+    });
+    const b = new LineDecoder(64, { batchJson: batch });
+    const bytes = enc.encode(input);
+    b.push(bytes.subarray(0, 13), sinkFor(fromBytes));
+    b.push(bytes.subarray(13), sinkFor(fromBytes));
+    const t = new LineDecoder(64, { batchJson: batch });
+    for (let i = 0; i < input.length; i += 7) t.pushText(input.slice(i, i + 7), sinkFor(fromText));
+    assert.deepEqual(fromText, fromBytes, `batch=${batch}`);
+    assert.deepEqual(fromText, ['v:{"a":1}', 'v:{"b":"é😀"}', "bad:TOO_LARGE", 'v:{"c":3}']);
+  }
+});

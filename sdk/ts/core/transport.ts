@@ -45,6 +45,12 @@ export interface ConnectionSink {
    */
   data(chunk: Uint8Array, fds?: FdHandle[]): void;
   /**
+   * Optional: text the runtime already decoded, from a transport in text mode (used by Node's
+   * client connections, where `setEncoding("utf8")` beats decoding in JavaScript). A connection
+   * delivers either bytes or text, never both; text mode carries no descriptors.
+   */
+  textData?(chunk: string): void;
+  /**
    * Optional: the kernel truncated a control message (MSG_CTRUNC): descriptors were lost and the
    * ones that did arrive were closed. The next line that claims descriptors fails with `BAD_FD`.
    */
@@ -72,6 +78,11 @@ export interface Connection {
    * several times faster than `TextEncoder` there). Default: `TextEncoder`.
    */
   encode?(text: string): Uint8Array;
+  /**
+   * Optional: writes text (UTF-8 on the wire) without descriptors, when the runtime encodes text
+   * natively faster than it writes bytes (Node's `socket.write(string)`). Same contract as `write`.
+   */
+  writeText?(text: string): Promise<void> | void;
   /**
    * Optional: lets a waiting read keep the process alive (`true`, default) or not. Used by clients
    * that should not hold a process open while only subscriptions remain.
