@@ -168,7 +168,13 @@ export class Session {
   }
 
   /** @internal Fan-out: queue one event line for every matching subscription. */
-  _deliver(name: string, payload: Record<string, unknown>, tail: string, fds: number[] | undefined): void {
+  _deliver(
+    name: string,
+    payload: Record<string, unknown>,
+    head: string,
+    tail: string,
+    fds: number[] | undefined,
+  ): void {
     const limit = this.#server.maxQueuedEvents;
     for (const [sub, st] of this.#subs) {
       if (!st.events.has(name)) continue;
@@ -181,7 +187,7 @@ export class Session {
         }
         continue;
       }
-      this.channel.sendLine(`{"event":${JSON.stringify(name)},"sub":${sub}${tail}`, fds, true);
+      this.channel.sendLine(head + sub + tail, fds, true);
     }
   }
 
@@ -515,10 +521,12 @@ export class PortServer {
     }
     const json = JSON.stringify(body);
     const tail = json.length > 2 ? "," + json.slice(1) : "}";
+    // Serialised once per emit, not once per delivery: `{"event":<name>,"sub":` + sub + tail.
+    const head = `{"event":${JSON.stringify(event)},"sub":`;
     let n = 0;
     for (const s of sessions.keys()) {
       const before = s.channel.eventsQueued;
-      s._deliver(event, payload, tail, fds);
+      s._deliver(event, payload, head, tail, fds);
       n += s.channel.eventsQueued - before;
     }
     return n;
