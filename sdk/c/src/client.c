@@ -35,8 +35,8 @@ void clp__set_error(clp_client_t *c, const char *code, const char *fmt, ...) {
     c->err_message = strdup(buf);
 }
 
-static void set_remote_error(clp_client_t *c, json_t *obj) {
-    json_t *err = json_object_get(obj, "error");
+static void set_remote_error(clp_client_t *c, clp__in *in) {
+    json_t *err = json_object_get(clp__in_value(in), "error");
     const char *code = NULL, *message = NULL;
     if (json_is_object(err)) {
         code = json_string_value(json_object_get(err, "code"));
@@ -189,7 +189,7 @@ void clp_close(clp_client_t *c) {
         c->evq_head = in->next;
         clp__in_free(in);
     }
-    for (size_t i = 0; i < c->nabandoned; i++) json_decref(c->abandoned[i]);
+    for (size_t i = 0; i < c->nabandoned; i++) clp__id_clear(&c->abandoned[i]);
     clp__clear_error(c);
     free(c->fdq);
     free(c->rbuf);
@@ -216,22 +216,23 @@ uint64_t clp_events_dropped(const clp_client_t *c) {
 
 /* ---- request/response matching ------------------------------------------------------------ */
 
-static void abandon(clp_client_t *c, json_t *id) {
+static void abandon(clp_client_t *c, const clp__id *id) {
     if (c->nabandoned == CLP__MAX_ABANDONED) {
-        json_decref(c->abandoned[0]);
-        memmove(c->abandoned, c->abandoned + 1, (CLP__MAX_ABANDONED - 1) * sizeof(json_t *));
+        clp__id_clear(&c->abandoned[0]);
+        memmove(c->abandoned, c->abandoned + 1, (CLP__MAX_ABANDONED - 1) * sizeof(clp__id));
         c->nabandoned--;
     }
-    c->abandoned[c->nabandoned++] = json_incref(id);
+    if (clp__id_copy(&c->abandoned[c->nabandoned], id) == 0) c->nabandoned++;
 }
 
 /* If id belongs to an abandoned request, forget it and return 1. */
-static int unabandon(clp_client_t *c, json_t *id) {
+static int unabandon(clp_client_t *c, const clp__id *id) {
+    if (id->kind != CLP__ID_INT && id->kind != CLP__ID_STR) return 0;
     for (size_t i = 0; i < c->nabandoned; i++) {
-        if (json_equal(c->abandoned[i], id)) {
-            json_decref(c->abandoned[i]);
+        if (clp__id_equal(&c->abandoned[i], id)) {
+            clp__id_clear(&c->abandoned[i]);
             memmove(c->abandoned + i, c->abandoned + i + 1,
-                    (c->nabandoned - i - 1) * sizeof(json_t *));
+                    (c->nabandoned - i - 1) * sizeof(clp__id));
             c->nabandoned--;
             return 1;
         }
@@ -254,32 +255,69 @@ static void enqueue_event(clp_client_t *c, clp__in *in) {
     c->evq_len++;
 }
 
-static char *id_text(json_t *id, char *buf, size_t n) {
-    if (json_is_integer(id))
-        snprintf(buf, n, "%" JSON_INTEGER_FORMAT, json_integer_value(id));
+static char *id_text(const clp__id *id, char *buf, size_t n) {
+    if (id->kind == CLP__ID_INT)
+        snprintf(buf, n, "%lld", (long long)id->n);
+    else if (id->kind == CLP__ID_STR)
+        snprintf(buf, n, "\"%s\"", id->s);
     else
-        snprintf(buf, n, "\"%s\"", json_string_value(id) ? json_string_value(id) : "?");
+        snprintf(buf, n, "%s", id->kind == CLP__ID_NULL ? "null" : "(not an integer or string)");
     return buf;
+}
+
+/* id as a new jansson value. */
+static json_t *id_json(const clp__id *id) {
+    return id->kind == CLP__ID_STR ? json_string(id->s) : json_integer((json_int_t)id->n);
 }
 
 /* After a timeout, ask the server to cancel request `id` (PROTOCOL.md section 5), best effort and
  * without waiting. The cancel gets an id of its own, abandoned at once, so its answer and the late
  * answer of the cancelled request are both dropped when they arrive. */
-static void send_cancel(clp_client_t *c, json_t *id) {
-    json_t *cid = json_integer(c->next_id++);
-    json_t *req = json_pack("{s:O,s:s,s:{s:O}}", "id", cid, "cmd", "cancel", "args", "id", id);
+static void send_cancel(clp_client_t *c, const clp__id *id) {
+    clp__id cid = {CLP__ID_INT, c->next_id++, NULL};
+    json_t *req = json_pack("{s:I,s:s,s:{s:o}}", "id", (json_int_t)cid.n, "cmd", "cancel", "args",
+                            "id", id_json(id));
     char *line = req ? json_dumps(req, JSON_COMPACT) : NULL;
     json_decref(req);
-    if (line && cid && clp__send_line(c, line, strlen(line), NULL, 0, clp__now_ms()) == 0)
-        abandon(c, cid);
+    if (line && clp__send_line(c, line, strlen(line), NULL, 0, clp__now_ms()) == 0)
+        abandon(c, &cid);
     free(line);
-    json_decref(cid);
+}
+
+/* Whether JSON text might hold an "id" or "fds" key: it has one of them in quotes, or a \u
+ * escape that could spell one. One pass instead of three memmem() calls, which cost more than
+ * the rest of building a short request. */
+static int may_name_id_or_fds(const char *s, size_t n) {
+    for (const char *p = s, *end = s + n; p < end; p++) {
+        if (*p == '"') {
+            if (end - p >= 4 && p[1] == 'i' && p[2] == 'd' && p[3] == '"') return 1;
+            if (end - p >= 5 && p[1] == 'f' && p[2] == 'd' && p[3] == 's' && p[4] == '"') return 1;
+        } else if (*p == '\\' && p + 1 < end && p[1] == 'u') {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Decimal digits of v at out (at most 20 bytes, no NUL); returns their count. */
+static size_t fmt_i64(char *out, int64_t v) {
+    char tmp[20];
+    size_t n = 0;
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    size_t k = 0;
+    if (v < 0) out[k++] = '-';
+    while (n) out[k++] = tmp[--n];
+    return k;
 }
 
 /* Send one line and wait for the response whose id equals `id` (borrowed). On 0 and CLP_EREMOTE
  * *ret_in holds the response. */
-static int roundtrip(clp_client_t *c, const char *line, size_t len, json_t *id, const int *fds,
-                     size_t nfds, clp__in **ret_in) {
+static int roundtrip(clp_client_t *c, const char *line, size_t len, int nl, const clp__id *id,
+                     const int *fds, size_t nfds, int want_value, clp__in **ret_in) {
     *ret_in = NULL;
     char idbuf[64];
     if (len > c->max_message) {
@@ -288,11 +326,12 @@ static int roundtrip(clp_client_t *c, const char *line, size_t len, json_t *id, 
         return CLP_ETOOBIG;
     }
     int64_t deadline = clp__deadline(c->timeout_ms);
-    int r = clp__send_line(c, line, len, fds, nfds, deadline);
+    int r = nl ? clp__send_raw_fds(c, line, len + 1, fds, nfds, deadline)
+               : clp__send_line(c, line, len, fds, nfds, deadline);
     if (r < 0) return r;
     for (;;) {
         clp__in *in;
-        r = clp__next_in(c, deadline, &in);
+        r = clp__next_in(c, deadline, want_value, &in);
         if (r < 0) {
             if (r == CLP_ETIMEDOUT)
                 clp__set_error(c, "TIMEOUT", "No response to request %s within %d ms",
@@ -314,8 +353,8 @@ static int roundtrip(clp_client_t *c, const char *line, size_t len, json_t *id, 
             enqueue_event(c, in);
             continue;
         }
-        json_t *rid = json_object_get(in->obj, "id");
-        if (rid && !json_is_null(rid) && !json_equal(rid, id)) {
+        const clp__id *rid = &in->id;
+        if (rid->kind != CLP__ID_NONE && rid->kind != CLP__ID_NULL && !clp__id_equal(rid, id)) {
             if (unabandon(c, rid)) {
                 clp__in_free(in);
                 continue;
@@ -333,11 +372,11 @@ static int roundtrip(clp_client_t *c, const char *line, size_t len, json_t *id, 
             return CLP_EFD;
         }
         *ret_in = in;
-        if (json_is_true(json_object_get(in->obj, "ok"))) {
+        if (in->ok) {
             clp__clear_error(c);
             return 0;
         }
-        set_remote_error(c, in->obj);
+        set_remote_error(c, in);
         return CLP_EREMOTE;
     }
 }
@@ -378,8 +417,7 @@ int clp_request_fds(clp_client_t *c, const clp_msg_t *req, const int *fds, size_
     while (q < dlen && (data[q] == ' ' || data[q] == '\t' || data[q] == '\n' || data[q] == '\r')) q++;
     int empty = q < dlen && data[q] == '}';
     json_t *obj = NULL, *id = NULL, *jfds = NULL;
-    if (memmem(data, dlen, "\"id\"", 4) || memmem(data, dlen, "\"fds\"", 5) ||
-        memmem(data, dlen, "\\u", 2)) {
+    if (may_name_id_or_fds(data, dlen)) {
         json_error_t jerr;
         obj = json_loadb(data, dlen, 0, &jerr);
         if (!obj || !json_is_object(obj)) {
@@ -392,59 +430,56 @@ int clp_request_fds(clp_client_t *c, const clp_msg_t *req, const int *fds, size_
         jfds = json_object_get(obj, "fds");
         empty = json_object_size(obj) == 0;
     }
-    char ins[96];
-    int nins = 0;
-    json_t *myid = NULL;
+    char ins[64];
+    size_t nins = 0;
+    clp__id myid = {CLP__ID_INT, 0, NULL};
     if (id) {
-        if (!json_is_string(id) && !json_is_integer(id)) {
+        if (json_is_integer(id)) {
+            myid.n = json_integer_value(id);
+        } else if (json_is_string(id)) {
+            myid.kind = CLP__ID_STR;
+            myid.s = (char *)json_string_value(id); /* borrowed from obj, released below */
+        } else {
             json_decref(obj);
             clp__set_error(c, "BAD_ARG", "The request id must be a string or an integer");
             return CLP_EARG;
         }
-        myid = json_incref(id);
     } else {
-        int64_t n = c->next_id++;
-        myid = json_integer(n);
-        nins += snprintf(ins + nins, sizeof ins - (size_t)nins, "\"id\":%lld,", (long long)n);
+        myid.n = c->next_id++;
+        memcpy(ins, "\"id\":", 5);
+        nins = 5 + fmt_i64(ins + 5, myid.n);
+        ins[nins++] = ',';
     }
-    if (jfds) {
-        if (!json_is_integer(jfds) || json_integer_value(jfds) != (json_int_t)nfds) {
-            json_decref(obj);
-            json_decref(myid);
-            clp__set_error(c, "BAD_ARG", "The request's \"fds\" does not match the %zu FDs sent", nfds);
-            return CLP_EARG;
-        }
-    } else if (nfds > 0) {
-        nins += snprintf(ins + nins, sizeof ins - (size_t)nins, "\"fds\":%zu,", nfds);
+    if (jfds && (!json_is_integer(jfds) || json_integer_value(jfds) != (json_int_t)nfds)) {
+        json_decref(obj);
+        clp__set_error(c, "BAD_ARG", "The request's \"fds\" does not match the %zu FDs sent", nfds);
+        return CLP_EARG;
     }
-    json_decref(obj);
+    if (!jfds && nfds > 0) {
+        memcpy(ins + nins, "\"fds\":", 6);
+        nins += 6 + fmt_i64(ins + nins + 6, (int64_t)nfds);
+        ins[nins++] = ',';
+    }
     if (nins > 0 && empty) nins--; /* "{}" gets no trailing comma */
 
-    const char *line = req->data;
-    size_t len = req->len;
-    char small[1024], *buf = NULL;
-    int has_nl = memchr(line, '\n', len) || memchr(line, '\r', len);
-    if (nins > 0 || has_nl) {
-        buf = len + (size_t)nins < sizeof small ? small : malloc(len + (size_t)nins + 1);
-        if (!buf) {
-            json_decref(myid);
-            return CLP_ENOMEM;
-        }
-        size_t pre = p + 1, k = 0; /* up to and including the opening brace */
-        memcpy(buf, line, pre);
-        k = pre;
-        memcpy(buf + k, ins, (size_t)nins);
-        k += (size_t)nins;
-        memcpy(buf + k, line + pre, len - pre);
-        for (size_t i = 0; i < len + (size_t)nins; i++)
-            if (buf[i] == '\n' || buf[i] == '\r') buf[i] = ' ';
-        line = buf;
-        len += (size_t)nins;
+    /* The line goes out in one piece: brace, inserted fields, the rest, '\n'. */
+    size_t len = dlen + nins;
+    char small[1024], *buf = len + 1 <= sizeof small ? small : malloc(len + 1);
+    if (!buf) {
+        json_decref(obj);
+        return CLP_ENOMEM;
     }
+    memcpy(buf, data, p + 1); /* up to and including the opening brace */
+    memcpy(buf + p + 1, ins, nins);
+    memcpy(buf + p + 1 + nins, data + p + 1, dlen - p - 1);
+    if (memchr(buf, '\n', len) || memchr(buf, '\r', len))
+        for (size_t i = 0; i < len; i++)
+            if (buf[i] == '\n' || buf[i] == '\r') buf[i] = ' ';
+    buf[len] = '\n';
     clp__in *in;
-    int r = roundtrip(c, line, len, myid, fds, nfds, &in);
+    int r = roundtrip(c, buf, len, 1, &myid, fds, nfds, 0, &in);
     if (buf != small) free(buf);
-    json_decref(myid);
+    json_decref(obj); /* after roundtrip: a string myid points into it */
     if (in) {
         if (ret_resp)
             clp__msg_from_in(ret_resp, in);
@@ -475,26 +510,21 @@ static int call_in(clp_client_t *c, const char *cmd, json_t *args, const int *fd
         clp__set_error(c, "CLOSED", "The connection is closed");
         return CLP_ECLOSED;
     }
-    json_t *id = json_integer(c->next_id++);
+    clp__id id = {CLP__ID_INT, c->next_id++, NULL};
     json_t *req = json_object();
-    if (!id || !req) {
-        json_decref(id);
-        json_decref(req);
-        return CLP_ENOMEM;
-    }
-    int bad = json_object_set(req, "id", id) | json_object_set_new(req, "cmd", json_string(cmd));
+    if (!req) return CLP_ENOMEM;
+    int bad = json_object_set_new(req, "id", json_integer((json_int_t)id.n)) |
+              json_object_set_new(req, "cmd", json_string(cmd));
     if (nfds) bad |= json_object_set_new(req, "fds", json_integer((json_int_t)nfds));
     if (args) bad |= json_object_set(req, "args", args);
     char *line = bad ? NULL : json_dumps(req, JSON_COMPACT);
     json_decref(req);
     if (!line) {
-        json_decref(id);
         clp__set_error(c, "BAD_ARG", "Could not encode the request (is cmd valid UTF-8?)");
         return CLP_EARG;
     }
-    int r = roundtrip(c, line, strlen(line), id, fds, nfds, ret_in);
+    int r = roundtrip(c, line, strlen(line), 0, &id, fds, nfds, 1, ret_in);
     free(line);
-    json_decref(id);
     return r;
 }
 
@@ -648,12 +678,13 @@ int clp_read_event(clp_client_t *c, int timeout_ms, clp_msg_t *ret_event) {
     if (in) return deliver(c, in, ret_event);
     int64_t deadline = clp__deadline(timeout_ms);
     for (;;) {
-        int r = clp__next_in(c, deadline, &in);
+        int r = clp__next_in(c, deadline, 1, &in);
         if (r < 0) return r;
         if (in->is_event) return deliver(c, in, ret_event);
         /* A response while no request waits: a late answer to an abandoned request, or junk. */
-        json_t *rid = json_object_get(in->obj, "id");
-        int known = (rid && !json_is_null(rid)) ? unabandon(c, rid) : c->nabandoned > 0;
+        int known = (in->id.kind != CLP__ID_NONE && in->id.kind != CLP__ID_NULL)
+                        ? unabandon(c, &in->id)
+                        : c->nabandoned > 0;
         clp__in_free(in);
         if (known) continue;
         clp__set_error(c, "PROTOCOL", "Server sent a response while no request was in flight");
@@ -698,14 +729,13 @@ int clp_read_message(clp_client_t *c, int timeout_ms, clp_msg_t *ret_msg) {
     if (in) return deliver(c, in, ret_msg);
     int64_t deadline = clp__deadline(timeout_ms);
     for (;;) {
-        int r = clp__next_in(c, deadline, &in);
+        int r = clp__next_in(c, deadline, 0, &in);
         if (r == CLP_ETIMEDOUT) clp__set_error(c, "TIMEOUT", "No message within %d ms", timeout_ms);
         if (r < 0) return r;
         if (!in->is_event) {
             /* The late answer to a request the library gave up on (or to the cancel it sent
              * then) was promised to be dropped; every other response is the caller's. */
-            json_t *rid = json_object_get(in->obj, "id");
-            if (rid && !json_is_null(rid) && unabandon(c, rid)) {
+            if (unabandon(c, &in->id)) {
                 clp__in_free(in);
                 continue;
             }

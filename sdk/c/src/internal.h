@@ -24,9 +24,29 @@ typedef struct clp__qfd {
     uint64_t recv_end;
 } clp__qfd;
 
-/* One received, parsed message. */
+/* A message id as the library compares it (PROTOCOL.md section 3). Request ids are integers or
+ * strings; any other response id (a real, an object, ...) is CLP__ID_OTHER and matches nothing. */
+enum { CLP__ID_NONE = 0, CLP__ID_NULL, CLP__ID_INT, CLP__ID_STR, CLP__ID_OTHER };
+typedef struct clp__id {
+    int kind;
+    int64_t n;       /* CLP__ID_INT */
+    char *s;         /* CLP__ID_STR: owned, NUL-terminated */
+} clp__id;
+
+/* The top-level members of a received line that the library itself reads. */
+typedef struct clp__envelope {
+    clp__id id;
+    int ok;         /* "ok": 1 true, 0 false, -1 absent or not a boolean */
+    int is_event;   /* "event" is a string */
+    int64_t fds;    /* "fds": -1 absent, -2 not an integer in 0..CLP_MAX_FDS_PER_MESSAGE */
+} clp__envelope;
+
+/* One received message: its text, its envelope, and its jansson value once someone asks. */
 typedef struct clp__in {
-    json_t *obj;     /* the parsed object (owned) */
+    json_t *obj;     /* the jansson object (owned); built on demand by clp__in_value() */
+    int obj_tried;   /* clp__in_value() ran: obj is final (NULL if jansson refused the text) */
+    clp__id id;      /* envelope: "id" */
+    int ok;          /* envelope: "ok" is true (responses) */
     char *line;      /* NUL-terminated copy of the line: points at text[] */
     size_t len;
     int *fds;        /* claimed FDs (owned) */
@@ -66,7 +86,7 @@ struct clp_client {
     uint64_t events_dropped;
 
     int64_t next_id;
-    json_t *abandoned[CLP__MAX_ABANDONED];
+    clp__id abandoned[CLP__MAX_ABANDONED];
     size_t nabandoned;
 
     /* error of the last call */
@@ -79,11 +99,24 @@ CLP__HIDDEN int64_t clp__deadline(int timeout_ms);
 CLP__HIDDEN int clp__send_line(clp_client_t *c, const char *line, size_t len, const int *fds,
                                size_t nfds, int64_t deadline);
 CLP__HIDDEN int clp__send_raw(clp_client_t *c, const char *data, size_t len, int64_t deadline);
-CLP__HIDDEN int clp__next_in(clp_client_t *c, int64_t deadline, clp__in **ret_in);
+CLP__HIDDEN int clp__send_raw_fds(clp_client_t *c, const char *data, size_t len, const int *fds,
+                                  size_t nfds, int64_t deadline);
+/* want_value: parse with jansson at once (the caller needs the json_t); otherwise the envelope is
+ * read with cJSON and the jansson value is built only if clp__in_value() is called. */
+CLP__HIDDEN int clp__next_in(clp_client_t *c, int64_t deadline, int want_value, clp__in **ret_in);
+CLP__HIDDEN json_t *clp__in_value(clp__in *in);
 CLP__HIDDEN void clp__in_free(clp__in *in);
+CLP__HIDDEN int clp__id_equal(const clp__id *a, const clp__id *b);
+CLP__HIDDEN int clp__id_copy(clp__id *dst, const clp__id *src);
+CLP__HIDDEN void clp__id_clear(clp__id *id);
 CLP__HIDDEN void clp__fdq_close_all(clp_client_t *c);
 CLP__HIDDEN void clp__mark_closed(clp_client_t *c);
 CLP__HIDDEN int clp__has_line(const clp_client_t *c);
+
+/* scan.c: 1 = certainly a JSON object jansson accepts, *e filled (free e->id with
+ * clp__id_clear); 0 = not sure, ask jansson; CLP_ENOMEM. */
+CLP__HIDDEN int clp__scan_object(const char *line, size_t len, clp__envelope *e);
+CLP__HIDDEN void clp__envelope_init(clp__envelope *e);
 
 /* client.c */
 CLP__HIDDEN void clp__set_error(clp_client_t *c, const char *code, const char *fmt, ...)

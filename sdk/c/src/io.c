@@ -230,17 +230,77 @@ static int get_line(clp_client_t *c, int64_t deadline, char **ret_line, size_t *
     }
 }
 
+/* ---- ids ----------------------------------------------------------------------------------- */
+
+int clp__id_equal(const clp__id *a, const clp__id *b) {
+    if (a->kind != b->kind) return 0;
+    if (a->kind == CLP__ID_INT) return a->n == b->n;
+    if (a->kind == CLP__ID_STR) return strcmp(a->s, b->s) == 0;
+    return a->kind == CLP__ID_NONE || a->kind == CLP__ID_NULL;
+}
+
+int clp__id_copy(clp__id *dst, const clp__id *src) {
+    *dst = *src;
+    if (src->kind == CLP__ID_STR && !(dst->s = strdup(src->s))) {
+        dst->kind = CLP__ID_NONE;
+        return CLP_ENOMEM;
+    }
+    return 0;
+}
+
+void clp__id_clear(clp__id *id) {
+    if (id->kind == CLP__ID_STR) free(id->s);
+    id->kind = CLP__ID_NONE;
+    id->s = NULL;
+}
+
+/* ---- parsing ------------------------------------------------------------------------------- */
+
 void clp__in_free(clp__in *in) {
     if (!in) return;
     json_decref(in->obj);
+    clp__id_clear(&in->id);
     for (size_t i = 0; i < in->nfds; i++)
         if (in->fds[i] >= 0) close(in->fds[i]);
     free(in->fds);
     free(in);
 }
 
+json_t *clp__in_value(clp__in *in) {
+    if (!in->obj_tried) {
+        in->obj_tried = 1;
+        in->obj = json_loadb(in->line, in->len, 0, NULL);
+        if (in->obj && !json_is_object(in->obj)) {
+            json_decref(in->obj);
+            in->obj = NULL;
+        }
+    }
+    return in->obj;
+}
+
+static int envelope_jansson(json_t *root, clp__envelope *e) {
+    json_t *id = json_object_get(root, "id"), *ok = json_object_get(root, "ok"),
+           *fds = json_object_get(root, "fds");
+    if (json_is_integer(id)) {
+        e->id.kind = CLP__ID_INT;
+        e->id.n = json_integer_value(id);
+    } else if (json_is_string(id)) {
+        if (!(e->id.s = strdup(json_string_value(id)))) return CLP_ENOMEM;
+        e->id.kind = CLP__ID_STR;
+    } else if (id) {
+        e->id.kind = json_is_null(id) ? CLP__ID_NULL : CLP__ID_OTHER;
+    }
+    e->ok = json_is_boolean(ok) ? json_is_true(ok) : -1;
+    e->is_event = json_is_string(json_object_get(root, "event"));
+    if (fds) {
+        json_int_t v = json_is_integer(fds) ? json_integer_value(fds) : -1;
+        e->fds = v >= 0 && v <= CLP_MAX_FDS_PER_MESSAGE ? (int64_t)v : -2;
+    }
+    return 0;
+}
+
 /* Read, frame and parse the next message, with its FDs claimed from the queue. */
-int clp__next_in(clp_client_t *c, int64_t deadline, clp__in **ret_in) {
+int clp__next_in(clp_client_t *c, int64_t deadline, int want_value, clp__in **ret_in) {
     *ret_in = NULL;
     char *line;
     size_t len;
@@ -250,45 +310,55 @@ int clp__next_in(clp_client_t *c, int64_t deadline, clp__in **ret_in) {
     /* FDs lost to MSG_CTRUNC / the quota came with a line starting before fd_trunc_end. */
     if (c->fd_trunc && start >= c->fd_trunc_end) c->fd_trunc = 0;
 
-    json_error_t jerr;
-    json_t *obj = json_loadb(line, len, 0, &jerr);
-    if (!obj || !json_is_object(obj)) {
-        fdq_close_stale(c, end);
-        if (obj)
-            clp__set_error(c, "PROTOCOL", "Server sent a JSON value that is not an object");
-        else
-            clp__set_error(c, "PROTOCOL", "Server sent malformed JSON: %s", jerr.text);
-        json_decref(obj);
-        return CLP_EPROTO;
-    }
-    size_t nfds = 0;
-    json_t *jfds = json_object_get(obj, "fds");
-    if (jfds) {
-        json_int_t v = json_is_integer(jfds) ? json_integer_value(jfds) : -1;
-        if (v < 0 || v > CLP_MAX_FDS_PER_MESSAGE) {
-            fdq_close_stale(c, end);
-            json_decref(obj);
-            clp__set_error(c, "PROTOCOL", "Server sent an invalid \"fds\" field");
-            return CLP_EPROTO;
-        }
-        nfds = (size_t)v;
-    }
     clp__in *in = malloc(sizeof *in + len + 1);
-    if (in) {
-        memset(in, 0, sizeof *in);
-        in->line = in->text;
-    }
-    if (in && nfds) in->fds = malloc(nfds * sizeof(int));
-    if (!in || (nfds && !in->fds)) {
+    if (!in) {
         fdq_close_stale(c, end);
-        free(in);
-        json_decref(obj);
         return CLP_ENOMEM;
     }
-    in->obj = obj;
+    memset(in, 0, sizeof *in);
+    in->line = in->text;
     memcpy(in->line, line, len);
     in->line[len] = '\0';
     in->len = len;
+
+    clp__envelope e;
+    clp__envelope_init(&e);
+    int bad = 0; /* 1 malformed, 2 not an object */
+    r = want_value ? 0 : clp__scan_object(in->line, len, &e);
+    if (r == 0) {
+        /* The caller needs the json_t, or the fast recognizer was not sure: jansson decides. */
+        json_error_t jerr;
+        in->obj_tried = 1;
+        in->obj = json_loadb(in->line, len, 0, &jerr);
+        if (!in->obj)
+            bad = 1;
+        else if (!json_is_object(in->obj))
+            bad = 2;
+        else
+            r = envelope_jansson(in->obj, &e);
+        if (bad == 1)
+            clp__set_error(c, "PROTOCOL", "Server sent malformed JSON: %s", jerr.text);
+    } else if (r > 0) {
+        r = 0;
+    }
+    if (bad || r < 0 || e.fds == -2) {
+        fdq_close_stale(c, end);
+        clp__id_clear(&e.id);
+        clp__in_free(in);
+        if (r < 0) return r;
+        if (bad == 2) clp__set_error(c, "PROTOCOL", "Server sent a JSON value that is not an object");
+        if (!bad) clp__set_error(c, "PROTOCOL", "Server sent an invalid \"fds\" field");
+        return CLP_EPROTO;
+    }
+    in->id = e.id;
+    in->ok = e.ok == 1;
+    in->is_event = e.is_event;
+    size_t nfds = e.fds > 0 ? (size_t)e.fds : 0;
+    if (nfds && !(in->fds = malloc(nfds * sizeof(int)))) {
+        fdq_close_stale(c, end);
+        clp__in_free(in);
+        return CLP_ENOMEM;
+    }
     if (nfds == 0) {
         fdq_close_stale(c, end);
     } else {
@@ -296,11 +366,7 @@ int clp__next_in(clp_client_t *c, int64_t deadline, clp__in **ret_in) {
         c->fd_trunc = 0;
         while (in->nfds < nfds && c->fdq_len > 0) in->fds[in->nfds++] = fdq_pop(c);
     }
-    json_t *ev = json_object_get(obj, "event");
-    json_t *ok = json_object_get(obj, "ok");
-    if (json_is_string(ev)) {
-        in->is_event = 1;
-    } else if (!json_is_boolean(ok)) {
+    if (!in->is_event && e.ok < 0) {
         clp__in_free(in);
         clp__set_error(c, "PROTOCOL", "Server sent an object that is neither a response nor an event");
         return CLP_EPROTO;
@@ -346,7 +412,11 @@ static int send_bytes(clp_client_t *c, const char *line, size_t len, int add_nl,
             cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
             memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
         }
-        ssize_t n = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+        /* One buffer and no FDs: send() spares the kernel copying a msghdr in. */
+        ssize_t n = mh.msg_controllen == 0 && (mh.msg_iovlen == 1 || iov[1].iov_len == 0)
+                        ? send(c->fd, iov[first_iov].iov_base, iov[first_iov].iov_len,
+                               MSG_NOSIGNAL | MSG_DONTWAIT)
+                        : sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n < 0) {
             int e = errno;
             if (e == EINTR) continue;
@@ -391,4 +461,9 @@ int clp__send_line(clp_client_t *c, const char *line, size_t len, const int *fds
 
 int clp__send_raw(clp_client_t *c, const char *data, size_t len, int64_t deadline) {
     return send_bytes(c, data, len, 0, NULL, 0, deadline);
+}
+
+int clp__send_raw_fds(clp_client_t *c, const char *data, size_t len, const int *fds, size_t nfds,
+                      int64_t deadline) {
+    return send_bytes(c, data, len, 0, fds, nfds, deadline);
 }

@@ -66,5 +66,5 @@ int clp_msg_take_fd(clp_msg_t *msg, size_t index, int *ret_fd) {
 
 json_t *clp_msg_value(const clp_msg_t *msg) {
     if (!msg || !msg->internal_) return NULL;
-    return ((clp__in *)msg->internal_)->obj;
+    return clp__in_value((clp__in *)msg->internal_);
 }

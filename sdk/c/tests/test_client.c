@@ -656,6 +656,73 @@ static void test_bad_server(void) {
     clp_close(c);
 }
 
+/* clp_request() reads lines with the envelope recognizer and builds the jansson value only when
+ * asked; lines it is unsure of go to jansson. Both ways must give the same answers. */
+static void test_request_reading(void) {
+    clp_client_t *c = connect_ok();
+    clp_msg_t req, resp;
+    const char *code = NULL, *msg = NULL;
+
+    current = "reading: value built on demand";
+    req = clp_msg_json("{\"cmd\":\"echo\",\"args\":{\"s\":\"h\xc3\xa9 \\\"q\\\" \\\\\",\"n\":[1,-2.5e3,null,true,{}]}}");
+    CHECK_EQ(clp_request(c, &req, &resp), 0);
+    json_t *want = json_pack("{s:s,s:[i,f,n,b,{}]}", "s", "h\xc3\xa9 \"q\" \\", "n", 1, -2500.0, 1);
+    CHECK(json_equal(json_object_get(value(&resp), "result"), want));
+    CHECK(value(&resp) == value(&resp)); /* built once, then kept */
+    json_decref(want);
+    clp_msg_free(&resp);
+
+    current = "reading: lines the recognizer leaves to jansson";
+    /* a control character comes back as \u0001, which the recognizer defers */
+    req = clp_msg_json("{\"cmd\":\"echo\",\"args\":{\"c\":\"\\u0001\"}}");
+    CHECK_EQ(clp_request(c, &req, &resp), 0);
+    CHECK(resp.data && strstr(resp.data, "\\u0001"));
+    CHECK(!strcmp(json_string_value(json_object_get(json_object_get(value(&resp), "result"), "c")), "\x01"));
+    clp_msg_free(&resp);
+    /* a string id with an escape: matched after jansson decodes it */
+    req = clp_msg_json("{\"id\":\"a\\\"b\",\"cmd\":\"ping\"}");
+    CHECK_EQ(clp_request(c, &req, &resp), 0);
+    CHECK(!strcmp(json_string_value(json_object_get(value(&resp), "id")), "a\"b"));
+    clp_msg_free(&resp);
+    /* a 19-digit id */
+    req = clp_msg_json("{\"id\":9000000000000000001,\"cmd\":\"ping\"}");
+    CHECK_EQ(clp_request(c, &req, &resp), 0);
+    CHECK(json_integer_value(json_object_get(value(&resp), "id")) == 9000000000000000001LL);
+    clp_msg_free(&resp);
+
+    current = "reading: bad responses through clp_request";
+    req = clp_msg_json("{\"cmd\":\"garbage\"}");
+    CHECK_EQ(clp_request(c, &req, &resp), CLP_EPROTO);
+    CHECK(resp.data == NULL);
+    clp_last_error(c, &code, &msg);
+    CHECK(code && !strcmp(code, "PROTOCOL"));
+    CHECK(msg && strstr(msg, "malformed JSON")); /* jansson's explanation */
+    CHECK(ping_ok(c));                           /* the late real answer is dropped */
+    req = clp_msg_json("{\"cmd\":\"wrongid\"}");
+    CHECK_EQ(clp_request(c, &req, &resp), CLP_EPROTO);
+    clp_last_error(c, &code, &msg);
+    CHECK(msg && strstr(msg, "\"not-yours\""));
+    CHECK(ping_ok(c));
+    req = clp_msg_json("{\"cmd\":\"badfd\"}");
+    CHECK_EQ(clp_request(c, &req, &resp), CLP_EFD);
+    CHECK(ping_ok(c));
+    req = clp_msg_json("{\"cmd\":\"manyfds\",\"args\":{\"count\":0,\"announce\":\"1\"}}");
+    CHECK_EQ(clp_request(c, &req, &resp), CLP_EPROTO);
+    clp_last_error(c, &code, &msg);
+    CHECK(msg && strstr(msg, "\"fds\""));
+    CHECK(ping_ok(c));
+
+    current = "reading: a remote error, its value built for clp_last_error";
+    req = clp_msg_json("{\"cmd\":\"fail\",\"args\":{\"what\":\"w\xc3\xa9\"}}");
+    CHECK_EQ(clp_request(c, &req, &resp), CLP_EREMOTE);
+    clp_last_error(c, &code, &msg);
+    CHECK(code && !strcmp(code, "NOT_FOUND"));
+    CHECK(msg && !strcmp(msg, "No such thing: w\xc3\xa9"));
+    CHECK(json_is_false(json_object_get(value(&resp), "ok")));
+    clp_msg_free(&resp);
+    clp_close(c);
+}
+
 /* Read one message with clp_read_message; return its parsed value (borrowed from *m) or NULL. */
 static json_t *read_msg(clp_client_t *c, clp_msg_t *m) {
     int r = clp_read_message(c, 3000, m);
@@ -916,6 +983,7 @@ int main(int argc, char **argv) {
     test_fd_receive(c);
     clp_close(c);
     test_bad_server();
+    test_request_reading();
     test_raw();
     stop_server();
     current = "fd leak";
