@@ -22,6 +22,10 @@
  * clp_call_fds() and clp_msg_value() use jansson's `json_t`; this header only forward-declares
  * `struct json_t`, so including it does not need jansson. Code that uses those calls includes
  * `<jansson.h>` itself and links jansson too: `pkg-config --cflags --libs copperline-ports jansson`.
+ * Every received line is checked as it arrives, by jansson's rules: a line jansson would refuse
+ * never reaches the caller (CLP_EPROTO, with jansson's explanation in clp_last_error()). The
+ * `json_t` of a message is built only when clp_msg_value() first asks for it, so a caller that
+ * reads just the text (clp_request(), clp_read_message()) never pays for a parse tree.
  *
  * @par File descriptors
  * FDs you send are borrowed: the library never closes them. FDs you receive (clp_msg_t::fds)
@@ -255,8 +259,11 @@ CLP_EXPORT int clp_msg_take_fd(clp_msg_t *msg, size_t index, int *ret_fd);
 /**
  * @brief The parsed JSON object of a message the library returned (borrowed: valid until
  *   clp_msg_free(); json_incref() it to keep it). Needs `<jansson.h>` to use.
+ *
+ * The first call on a message parses its text with jansson (the line was already checked when it
+ * arrived, so this succeeds); later calls return the same object. Not thread-safe on one message.
  * @param msg the message (borrowed).
- * @return the object, or NULL for messages built with clp_msg_json().
+ * @return the object; NULL for messages built with clp_msg_json(), or if memory ran out.
  */
 CLP_EXPORT struct json_t *clp_msg_value(const clp_msg_t *msg);
 
