@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A subscription with plain socat and jq, no SDK: send subscribe, keep the connection open, print
 # the next COUNT vsync events as {frame, usec}. shut-none keeps socat from half-closing the socket
-# when echo ends (a server ends the connection, and the subscription, on EOF); -t 5 bounds the
+# when echo ends (a half-close ends the client's subscriptions: PROTOCOL.md §2); -t 5 bounds the
 # wait. jq stops after COUNT events and socat then ends on the closed pipe (so no pipefail here:
 # socat's SIGPIPE is the normal way out; jq -e makes the script fail when no event came, e.g.
 # when socat could not connect).

@@ -88,6 +88,15 @@ check "socat_subscribe.sh (abstract @name)" 0 'length == 2'
 run examples/shell/socat_subscribe.sh "$TMP/missing.sock" 2
 check "socat_subscribe.sh: missing socket fails" 4 'length == 0'
 
+# --- half-close: socat sends its input, shuts down its side, and still gets every answer -----
+"$DENO" run -A tests/echo_main.ts "$TMP/echo.sock" >"$TMP/echo.out" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 1 100); do grep -qx ready "$TMP/echo.out" 2>/dev/null && break; sleep 0.1; done
+run bash -c "printf '%s\n' '{\"id\":1,\"cmd\":\"slow\",\"args\":{\"ms\":300}}' \
+  '{\"id\":2,\"cmd\":\"add\",\"args\":{\"a\":1,\"b\":2}}' | socat -t 5 - UNIX-CONNECT:$TMP/echo.sock"
+check "socat half-closes at the end of its input: a 300 ms request is still answered" 0 \
+  'length == 2 and .[0] == {"ok":true,"id":2,"result":{"sum":3}} and .[1] == {"ok":true,"id":1,"result":{"waited":300}}'
+
 # --- portctl from a shell: forms and exit statuses ----------------------------------------
 run portctl "$COPPERD" '{"cmd":"ping"}'
 check "raw form: response line" 0 '.[0].ok == true and .[0].id == 1 and .[0].result.name == "copperd"'

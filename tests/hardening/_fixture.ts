@@ -18,7 +18,7 @@ import {
   type ServerOptions,
 } from "../../sdk/ts/mod.ts";
 import { denoPlatform } from "../../sdk/ts/deno/net_platform.ts";
-import type { Listener } from "../../sdk/ts/core/transport.ts";
+import type { Listener, Platform } from "../../sdk/ts/core/transport.ts";
 
 /** The test service: commands with and without caps, a slow one, an emitter, stats. */
 export const hardDescriptor: ServerDescriptor = {
@@ -111,6 +111,7 @@ export interface TestServer {
 export async function startServer(
   options: ServerOptions = {},
   address?: string,
+  platform: Platform = denoPlatform,
 ): Promise<TestServer> {
   const dir = await Deno.makeTempDir({ prefix: "clp-hard-" });
   const addr = address ?? `${dir}/hardtest.sock`;
@@ -119,7 +120,7 @@ export async function startServer(
     onError: () => {},
     ...options,
   });
-  const listener = await denoPlatform.listen(addr, (c) => server.accept(c));
+  const listener = await platform.listen(addr, (c) => server.accept(c), { fdPassing: platform !== denoPlatform });
   return {
     server,
     address: addr,

@@ -453,8 +453,8 @@ CLP_EXPORT int clp_read_message(clp_client_t *client, int timeout_ms, clp_msg_t 
 /**
  * @brief Stop sending: half-close the connection (shutdown(2) with `SHUT_WR`), keep reading.
  *
- * The server reads end of input: it answers what it has already received, ends the
- * connection's subscriptions and requests, and closes its side. Messages it sent until then are
+ * The server reads end of input: it ends the connection's subscriptions, answers every request
+ * it has already received (slow ones included), then closes its side (PROTOCOL.md section 2). Messages it sent until then are
  * still returned by clp_read_message() / clp_read_event(); after the last one they fail with
  * CLP_ECLOSED. Reading until CLP_ECLOSED is therefore a way to know that the server has finished
  * with the connection (a replay uses it so that one case's subscriptions are gone before the

@@ -23,6 +23,12 @@ export interface ChannelHandler {
   message(msg: Record<string, unknown>, fds: FdHandle[] | undefined, fdError: string | undefined): void;
   /** A line that was not a JSON object, or too long, or not UTF-8. */
   bad(code: "BAD_FRAME" | "TOO_LARGE", message: string): void;
+  /**
+   * Optional: the peer will send nothing more (it shut down its sending side), but answers can
+   * still be written. A partial last line is discarded and unclaimed descriptors are closed first.
+   * Without this method end of stream closes the channel.
+   */
+  ended?(): void;
   /** The connection ended. */
   closed(error?: Error): void;
   /** Called when queued events drained below the limit after having reached it. */
@@ -66,6 +72,7 @@ export class Channel implements LineSink {
   #flushScheduled = false;
   #writing = false;
   #closed = false;
+  #ended = false;
   #eventsQueued = 0;
   #drainWanted = false;
   #drainLimit = 0;
@@ -90,6 +97,7 @@ export class Channel implements LineSink {
       data: (chunk, fds) => this.#data(chunk, fds),
       textData: options.batchJson ? (chunk) => this.#text(chunk) : undefined,
       closed: (error) => this.#onClosed(error),
+      ended: () => this.#onEnded(),
       fdsTruncated: () => this.fdsLost(),
     });
   }
@@ -352,6 +360,20 @@ export class Channel implements LineSink {
   /** @internal LineSink */
   bad(code: "TOO_LARGE" | "BAD_FRAME", message: string): void {
     this.#handler.bad(code, message);
+  }
+
+  #onEnded(): void {
+    if (this.#closed || this.#ended) return;
+    this.#ended = true;
+    this.#decoder.reset(); // a partial last line is discarded (PROTOCOL.md §2)
+    this.#closeQueue(); // no later line can claim these
+    if (this.#handler.ended) this.#handler.ended();
+    else this.close();
+  }
+
+  /** Whether the peer shut down its sending side (see `ChannelHandler.ended`). */
+  get ended(): boolean {
+    return this.#ended;
   }
 
   #onClosed(error?: Error): void {

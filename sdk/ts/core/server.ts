@@ -123,6 +123,7 @@ export class Session {
   #lastRefill: number;
   #droppedPending = false;
   #closed = false;
+  #ended = false;
   /**
    * Descriptors held by this connection's running handlers (counted against the FD quota with
    * those queued in the channel). Descriptors a handler `keep()`s belong to the service afterwards.
@@ -139,6 +140,7 @@ export class Session {
       message: (msg, fds, fdError) => this.#message(msg, fds, fdError),
       bad: (code, message) => this.#reply(null, code, message),
       closed: () => this.#closedNow(),
+      ended: () => this.#endedNow(),
       drained: () => this.#sendDropped(),
     }, {
       maxMessage: server.options.maxMessage,
@@ -316,10 +318,12 @@ export class Session {
         (result) => {
           this.#inflight.delete(k);
           this.#finish(id, cmd, entry, fds, result, undefined);
+          if (this.#ended) this.#closeIfDone();
         },
         (error) => {
           this.#inflight.delete(k);
           this.#finish(id, cmd, entry, fds, undefined, error);
+          if (this.#ended) this.#closeIfDone();
         },
       );
     } else {
@@ -379,6 +383,28 @@ export class Session {
     const st = this.#subs.get(sub);
     if (st) this.#subs.delete(sub);
     return st;
+  }
+
+  /**
+   * The client shut down its sending side: it has said everything (PROTOCOL.md §2). Its
+   * subscriptions end; requests still running are answered, and once none is left and every
+   * answer is written the connection closes.
+   */
+  #endedNow(): void {
+    this.#ended = true;
+    if (this.#subs.size > 0) {
+      const subs = [...this.#subs.values()];
+      this.#subs.clear();
+      this.#server._subscriptionsEnded(this, subs);
+    }
+    this.#closeIfDone();
+  }
+
+  #closeIfDone(): void {
+    if (!this.#ended || this.#closed || this.#inflight.size > 0) return;
+    this.channel.flushed().then(() => {
+      if (this.#inflight.size === 0) this.channel.close();
+    });
   }
 
   #closedNow(): void {
@@ -555,6 +581,11 @@ export class PortServer {
   idle(): Promise<void> {
     if (this.#sessions.size === 0) return Promise.resolve();
     return new Promise((resolve) => this.#idle.push(resolve));
+  }
+
+  /** @internal A session's subscriptions ended while it stays open (it half-closed). */
+  _subscriptionsEnded(session: Session, subs: SubState[]): void {
+    for (const st of subs) this.#countSubs(session, st.events, -1);
   }
 
   /** @internal */

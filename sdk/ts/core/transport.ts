@@ -55,6 +55,13 @@ export interface ConnectionSink {
    * ones that did arrive were closed. The next line that claims descriptors fails with `BAD_FD`.
    */
   fdsTruncated?(): void;
+  /**
+   * Optional: the peer shut down its sending side (end of stream) while this side can still write.
+   * Nothing more is read; the connection stays open for writing until `close()` or a failed write,
+   * and `closed` follows then as always. A transport that cannot keep writing after end of stream,
+   * or a sink without this method, reports end of stream as `closed()`.
+   */
+  ended?(): void;
   /** The connection ended: peer closed (no error) or failed (error). Called exactly once. */
   closed(error?: Error): void;
 }

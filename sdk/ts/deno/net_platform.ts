@@ -10,6 +10,13 @@ import type { Connection, ConnectionSink, Listener, ListenOptions, Platform } fr
 /** Every pending read holds its own buffer: start small (1,000 idle peers cost 4 MiB), grow on full reads. */
 const READ_MIN = 4 * 1024;
 const READ_MAX = 256 * 1024;
+/**
+ * After the peer half-closed, how often to check that it is still there. Deno reports no hang-up on
+ * a socket it no longer reads, so an empty write asks the kernel: it fails (EPIPE) once the peer
+ * has closed completely, and costs one syscall.
+ */
+const PROBE_MS = 250;
+const EMPTY = new Uint8Array(0);
 
 /** Turns `@name` into Deno's abstract form (`\0name`, exact length). */
 function denoPath(address: string): string {
@@ -40,6 +47,8 @@ class DenoConnection implements Connection {
   readonly fdPassing = false;
   readonly #conn: Deno.UnixConn;
   #closed = false;
+  #ended = false;
+  #probe: ReturnType<typeof setInterval> | undefined;
   #sink: ConnectionSink | undefined;
 
   constructor(conn: Deno.UnixConn) {
@@ -57,7 +66,19 @@ class DenoConnection implements Connection {
     try {
       for (;;) {
         const n = await this.#conn.read(buf);
-        if (n === null) break;
+        if (n === null) {
+          // End of stream: a peer that only shut down its sending side still reads; one that
+          // closed completely fails an empty write. Only the first is a half-close.
+          if (this.#sink?.ended && !this.#closed && await this.#peerReads()) {
+            this.#ended = true;
+            const probe = setInterval(() => this.#checkPeer(), PROBE_MS);
+            Deno.unrefTimer(probe);
+            this.#probe = probe;
+            this.#sink.ended();
+            return;
+          }
+          break;
+        }
         this.#sink!.data(buf.subarray(0, n));
         if (n === buf.length && buf.length < READ_MAX) buf = new Uint8Array(buf.length * 2);
       }
@@ -69,7 +90,22 @@ class DenoConnection implements Connection {
     this.#finish(error);
   }
 
+  async #peerReads(): Promise<boolean> {
+    try {
+      await this.#conn.write(EMPTY);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async #checkPeer(): Promise<void> {
+    if (this.#closed || (await this.#peerReads()) || this.#closed) return;
+    this.#finish();
+  }
+
   #finish(error?: Error): void {
+    clearInterval(this.#probe);
     if (!this.#closed) {
       this.#closed = true;
       try {
@@ -102,8 +138,9 @@ class DenoConnection implements Connection {
     try {
       this.#conn.close();
     } catch { /* already closed */ }
-    // The read loop ends with BadResource and reports closed().
-    if (this.#sink === undefined) return;
+    // The read loop ends with BadResource and reports closed(); after end of stream it has ended.
+    if (this.#ended) this.#finish();
+    clearInterval(this.#probe);
   }
 
   ref(keepAlive: boolean): void {

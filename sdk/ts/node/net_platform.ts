@@ -43,6 +43,10 @@ function fdPassingRefused(syscall: string, address: string): SocketError {
   );
 }
 
+/** After a half-close, how often to check that the peer still reads (see the "end" handler). */
+const PROBE_MS = 250;
+const EMPTY = Buffer.alloc(0);
+
 /** A `node:net` socket as a {@linkcode Connection}. */
 export class NetConnection implements Connection {
   readonly fdPassing = false;
@@ -93,6 +97,29 @@ export class NetConnection implements Connection {
         if (!this.#notified) sink.data(chunk);
       });
     }
+    // Sockets are half-open capable (allowHalfOpen): a sink that takes half-closed connections
+    // keeps writing after the peer's end of stream; otherwise our side ends too, after pending
+    // writes, as allowHalfOpen=false would do.
+    this.#socket.on("end", () => {
+      if (this.#notified) return;
+      if (!sink.ended) {
+        this.#socket.end();
+        return;
+      }
+      // A peer that only shut down its sending side still reads; one that closed completely fails
+      // an empty write (EPIPE: 'error', then 'close' reports it). Only the first is a half-close,
+      // and it is checked again every PROBE_MS, as nothing else would notice the peer leaving.
+      this.#socket.write(EMPTY, (error) => {
+        if (error || this.#notified) return;
+        const probe = setInterval(() => {
+          if (this.#notified) clearInterval(probe);
+          else this.#socket.write(EMPTY);
+        }, PROBE_MS);
+        probe.unref();
+        this.#socket.once("close", () => clearInterval(probe));
+        sink.ended!();
+      });
+    });
     if (this.#ended) queueMicrotask(() => this.#notify());
   }
 
@@ -268,7 +295,7 @@ export const nodePlatform: Platform = {
       return Promise.reject(error);
     }
     return new Promise<Connection>((resolve, reject) => {
-      const socket = net.createConnection({ path, allowHalfOpen: false });
+      const socket = net.createConnection({ path, allowHalfOpen: true });
       const signal = options.signal;
       const onAbort = () => {
         socket.destroy();
@@ -305,7 +332,7 @@ export const nodePlatform: Platform = {
     const parsed = parseAddress(address);
     if (parsed.kind === "abstract") throw abstractRefused("listen", address);
     const path = parsed.path;
-    const server = net.createServer({ allowHalfOpen: false }, (socket) => {
+    const server = net.createServer({ allowHalfOpen: true }, (socket) => {
       onConnection(new NetConnection(socket, address));
     });
     try {

@@ -209,6 +209,7 @@ export class FfiConnection implements Connection {
   #sink: FfiConnectionSink | undefined;
   #started = false;
   #closed = false;
+  #eof = false;
   #closedNotified = false;
   #closeError: Error | undefined;
   #ref = true;
@@ -376,7 +377,12 @@ export class FfiConnection implements Connection {
   onEvents(events: number): void {
     if (this.#closed) return;
     if (this.#queue.length > 0 && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) !== 0) this.#flush();
-    if (this.#started && (events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) !== 0) {
+    if (!this.#started) return;
+    if (this.#eof) {
+      // Half-closed: only the peer's complete close matters now. (EPOLLIN/EPOLLRDHUP may still come
+      // from a wait that began before the interest changed.)
+      if ((events & (EPOLLERR | EPOLLHUP)) !== 0) this.#teardown(undefined, true);
+    } else if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) !== 0) {
       this.#read();
     }
   }
@@ -393,6 +399,14 @@ export class FfiConnection implements Connection {
         return;
       }
       if (n === 0) {
+        if (!this.#eof && this.#sink!.ended) {
+          // Half-closed by the peer: stop reading, keep writing. The socket stays registered for
+          // EPOLLHUP, which comes when the peer closes completely; then (or on close()) it ends.
+          this.#eof = true;
+          this.#update();
+          this.#sink!.ended();
+          return;
+        }
         this.#teardown(undefined, true);
         return;
       }
@@ -421,7 +435,7 @@ export class FfiConnection implements Connection {
     const r = this.#reactor;
     let interest = 0;
     if (!this.#closed) {
-      if (this.#started) interest |= EPOLLIN | EPOLLRDHUP;
+      if (this.#started) interest |= this.#eof ? EPOLLHUP : EPOLLIN | EPOLLRDHUP;
       if (this.#queue.length > 0) interest |= EPOLLOUT;
     }
     if (interest !== this.#interest) {

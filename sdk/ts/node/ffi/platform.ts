@@ -182,6 +182,7 @@ export class FfiConnection implements Connection {
   #ref = true;
   #queue: WriteRequest[] = [];
   #closeWhenFlushed = false;
+  #probe: ReturnType<typeof setInterval> | undefined;
 
   /**
    * @param fd A connected non-blocking close-on-exec socket (owned from now on).
@@ -336,11 +337,23 @@ export class FfiConnection implements Connection {
     }
   }
 
-  // Peer closed its side. Like node:net's allowHalfOpen=false: replies the sink produces for what
-  // arrived (in this turn's microtasks) still go out, then the connection closes.
+  // Peer closed its side. A sink that takes half-closed connections (`ended`) keeps writing until
+  // close() or a failed write. Otherwise, like node:net's allowHalfOpen=false: replies the sink
+  // produces for what arrived (in this turn's microtasks) still go out, then the connection closes.
   #onEof(): void {
     this.#eof = true;
     this.#interest();
+    // A peer that only shut down its sending side still reads; one that closed completely fails an
+    // empty send (EPIPE). Only the first is a half-close; it is checked again every PROBE_MS, as
+    // the poll no longer reads this socket and would not notice the peer leaving.
+    if (this.#sink?.ended && this.#peerReads()) {
+      this.#probe = setInterval(() => {
+        if (!this.#closed && !this.#peerReads()) this.#fail(socketError("write", C.EPIPE, this.address));
+      }, PROBE_MS);
+      this.#probe.unref();
+      this.#sink.ended();
+      return;
+    }
     setImmediate(() => {
       if (this.#closed) return;
       if (this.#queue.length === 0) this.#shutdown(undefined);
@@ -373,9 +386,14 @@ export class FfiConnection implements Connection {
     this.#shutdown(error);
   }
 
+  #peerReads(): boolean {
+    return raw.send(this.#fd, EMPTY, 0, C.MSG_NOSIGNAL | C.MSG_DONTWAIT) >= 0 || errno() !== C.EPIPE;
+  }
+
   #shutdown(error: Error | undefined): void {
     if (this.#closed) return;
     this.#closed = true;
+    clearInterval(this.#probe);
     this.#closeError = error;
     if (this.#reg) reactor().remove(this.#reg);
     this.#reg = undefined;
@@ -392,6 +410,10 @@ export class FfiConnection implements Connection {
     this.#sink.closed(this.#closeError);
   }
 }
+
+/** After a half-close, how often to check that the peer still reads (see #onEof). */
+const PROBE_MS = 250;
+const EMPTY = new Uint8Array(0);
 
 function noop(): void {}
 
