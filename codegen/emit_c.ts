@@ -39,7 +39,7 @@ import { fill } from "../templates/mod.ts";
  * generated sources call; they refuse to compile against another. Bump both together when the
  * generated code needs an incompatible change of that API.
  */
-export const GEN_API_VERSION = 1;
+export const GEN_API_VERSION = 2;
 
 // ---------------------------------------------------------------------------------------------
 // The C type model
@@ -1108,8 +1108,14 @@ class CEmitter {
       for (const f of s.fields) {
         if (f.key === "") continue; // raw FDs: placed by the command function
         const put = () => {
+          const made = this.#scalarJson(body, f.t, `v->${f.c}`);
+          if (made !== undefined) {
+            // One line: clp_gen_set takes the new value, or reports why it could not be made.
+            body.line(`if ((rc = clp_gen_set(o, ${esc(f.key)}, ${made.expr}, ${made.ifNull})) < 0) goto fail;`);
+            return;
+          }
           this.#encValue(body, f.t, `v->${f.c}`, "x");
-          body.line(`rc = json_object_set_new(o, ${esc(f.key)}, x) < 0 ? CLP_ENOMEM : 0;`);
+          body.line(`rc = clp_gen_set(o, ${esc(f.key)}, x, CLP_ENOMEM);`);
           body.line("x = NULL;");
           body.line("if (rc < 0) goto fail;");
         };
@@ -1134,6 +1140,35 @@ class CEmitter {
         p.line("return rc;");
       }
     });
+  }
+
+  /**
+   * For a scalar type: emits the checks of `src` that must come first and returns the expression
+   * making its JSON value (NULL on failure) with what NULL means. Undefined for composite types,
+   * which #encValue encodes into a variable.
+   */
+  #scalarJson(p: Printer, t: CType, src: string): { expr: string; ifNull: string } | undefined {
+    switch (t.k) {
+      case "int":
+        return { expr: `json_integer((json_int_t)${src})`, ifNull: "CLP_ENOMEM" };
+      case "num":
+        return { expr: `json_real(${src})`, ifNull: "CLP_EARG" };
+      case "bool":
+        return { expr: `json_boolean(${src})`, ifNull: "CLP_ENOMEM" };
+      case "str":
+        p.line(`if (!${src}) { rc = CLP_EARG; goto fail; }`);
+        return { expr: `json_string(${src})`, ifNull: "CLP_EARG" };
+      case "enum":
+        p.line(`if (!${t.e.name}_to_string(${src})) { rc = CLP_EARG; goto fail; }`);
+        return { expr: `json_string(${t.e.name}_to_string(${src}))`, ifNull: "CLP_ENOMEM" };
+      case "json":
+        p.line(`if (!${src}) { rc = CLP_EARG; goto fail; }`);
+        return { expr: `json_incref(${src})`, ifNull: "CLP_ENOMEM" };
+      case "const":
+        return { expr: constJson(t.value), ifNull: "CLP_ENOMEM" };
+      default:
+        return undefined;
+    }
   }
 
   /** Encodes C value `src` into a new reference stored in `dst` (a json_t * variable). */

@@ -30,7 +30,7 @@
  * Version of this support API. Generated sources require an exact match:
  * `#if CLP_GEN_API_VERSION != N` → `#error`.
  */
-#define CLP_GEN_API_VERSION 1
+#define CLP_GEN_API_VERSION 2
 
 #ifdef __cplusplus
 extern "C" {
@@ -71,6 +71,20 @@ typedef struct clp_gen_rfds {
  * @return 0; CLP_EARG (negative @p fd); CLP_EFD (@p fds NULL or full); CLP_ENOMEM.
  */
 CLP_EXPORT int clp_gen_put_fd(clp_gen_fds_t *fds, int fd, struct json_t **ret);
+
+/**
+ * @brief Store a freshly made member value in an object being encoded: the one line per field of
+ * a generated encoder (`clp_gen_set(o, "w", json_integer(v->w), CLP_ENOMEM)`).
+ * @param obj the object (borrowed).
+ * @param key the member name (borrowed).
+ * @param value a new reference, taken in every case (stored, or released on failure); NULL when
+ *   making it failed.
+ * @param rc_if_null what a NULL @p value means: CLP_ENOMEM, or CLP_EARG when the C value had no
+ *   JSON form (a string that is not UTF-8, a NaN).
+ * @return 0; @p rc_if_null; CLP_ENOMEM.
+ * @since CLP_GEN_API_VERSION 2.
+ */
+CLP_EXPORT int clp_gen_set(struct json_t *obj, const char *key, struct json_t *value, int rc_if_null);
 
 /**
  * @brief Append the caller-numbered FDs of an arguments struct (its `fds` member, referenced

@@ -12,8 +12,8 @@
 
 #include "cl_ports_gen.h"
 
-#if !defined(CLP_GEN_API_VERSION) || CLP_GEN_API_VERSION != 1
-#error "audiomixerd.c was generated for cl_ports_gen.h API version 1: regenerate it (deno task gen) or use a matching libcopperline-ports"
+#if !defined(CLP_GEN_API_VERSION) || CLP_GEN_API_VERSION != 2
+#error "audiomixerd.c was generated for cl_ports_gen.h API version 2: regenerate it (deno task gen) or use a matching libcopperline-ports"
 #endif
 
 static void init_audiomixerd_device_open_result(audiomixerd_device_open_result_t *v);
@@ -295,20 +295,15 @@ static int dec_audiomixerd_stats_event(json_t *j, audiomixerd_stats_event_t *v, 
 
 static int enc_audiomixerd_tone_node_args(const audiomixerd_tone_node_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
-    json_t *o = NULL, *x = NULL;
+    json_t *o = NULL;
     (void)fds;
     *ret = NULL;
     o = json_object();
     if (!o) return CLP_ENOMEM;
-    x = json_real(v->freq);
-    if (!x) { rc = CLP_EARG; goto fail; }
-    rc = json_object_set_new(o, "freq", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "freq", json_real(v->freq), CLP_EARG)) < 0) goto fail;
     *ret = o;
     return 0;
     fail:
-    json_decref(x);
     json_decref(o);
     return rc;
 }
@@ -320,13 +315,9 @@ static int enc_audiomixerd_tone_node(const audiomixerd_tone_node_t *v, json_t **
     *ret = NULL;
     o = json_object();
     if (!o) return CLP_ENOMEM;
-    x = json_string("tone");
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "type", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "type", json_string("tone"), CLP_ENOMEM)) < 0) goto fail;
     if ((rc = enc_audiomixerd_tone_node_args(&v->args, &x, fds)) < 0) goto fail;
-    rc = json_object_set_new(o, "args", x) < 0 ? CLP_ENOMEM : 0;
+    rc = clp_gen_set(o, "args", x, CLP_ENOMEM);
     x = NULL;
     if (rc < 0) goto fail;
     *ret = o;
@@ -339,21 +330,16 @@ static int enc_audiomixerd_tone_node(const audiomixerd_tone_node_t *v, json_t **
 
 static int enc_audiomixerd_file_source_node_args(const audiomixerd_file_source_node_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
-    json_t *o = NULL, *x = NULL;
+    json_t *o = NULL;
     (void)fds;
     *ret = NULL;
     o = json_object();
     if (!o) return CLP_ENOMEM;
     if (!v->path) { rc = CLP_EARG; goto fail; }
-    x = json_string(v->path);
-    if (!x) { rc = CLP_EARG; goto fail; }
-    rc = json_object_set_new(o, "path", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "path", json_string(v->path), CLP_EARG)) < 0) goto fail;
     *ret = o;
     return 0;
     fail:
-    json_decref(x);
     json_decref(o);
     return rc;
 }
@@ -365,13 +351,9 @@ static int enc_audiomixerd_file_source_node(const audiomixerd_file_source_node_t
     *ret = NULL;
     o = json_object();
     if (!o) return CLP_ENOMEM;
-    x = json_string("file_source");
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "type", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "type", json_string("file_source"), CLP_ENOMEM)) < 0) goto fail;
     if ((rc = enc_audiomixerd_file_source_node_args(&v->args, &x, fds)) < 0) goto fail;
-    rc = json_object_set_new(o, "args", x) < 0 ? CLP_ENOMEM : 0;
+    rc = clp_gen_set(o, "args", x, CLP_ENOMEM);
     x = NULL;
     if (rc < 0) goto fail;
     *ret = o;
@@ -390,24 +372,12 @@ static int enc_audiomixerd_app_source_node_args(const audiomixerd_app_source_nod
     o = json_object();
     if (!o) return CLP_ENOMEM;
     if ((rc = clp_gen_put_fd(fds, v->memfd, &x)) < 0) goto fail;
-    rc = json_object_set_new(o, "memfd", x) < 0 ? CLP_ENOMEM : 0;
+    rc = clp_gen_set(o, "memfd", x, CLP_ENOMEM);
     x = NULL;
     if (rc < 0) goto fail;
-    x = json_integer((json_int_t)v->frames);
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "frames", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
-    x = json_integer((json_int_t)v->channels);
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "channels", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
-    x = json_integer((json_int_t)v->rate);
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "rate", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "frames", json_integer((json_int_t)v->frames), CLP_ENOMEM)) < 0) goto fail;
+    if ((rc = clp_gen_set(o, "channels", json_integer((json_int_t)v->channels), CLP_ENOMEM)) < 0) goto fail;
+    if ((rc = clp_gen_set(o, "rate", json_integer((json_int_t)v->rate), CLP_ENOMEM)) < 0) goto fail;
     *ret = o;
     return 0;
     fail:
@@ -423,13 +393,9 @@ static int enc_audiomixerd_app_source_node(const audiomixerd_app_source_node_t *
     *ret = NULL;
     o = json_object();
     if (!o) return CLP_ENOMEM;
-    x = json_string("app_source");
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "type", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "type", json_string("app_source"), CLP_ENOMEM)) < 0) goto fail;
     if ((rc = enc_audiomixerd_app_source_node_args(&v->args, &x, fds)) < 0) goto fail;
-    rc = json_object_set_new(o, "args", x) < 0 ? CLP_ENOMEM : 0;
+    rc = clp_gen_set(o, "args", x, CLP_ENOMEM);
     x = NULL;
     if (rc < 0) goto fail;
     *ret = o;
@@ -442,20 +408,15 @@ static int enc_audiomixerd_app_source_node(const audiomixerd_app_source_node_t *
 
 static int enc_audiomixerd_gain_node_args(const audiomixerd_gain_node_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
-    json_t *o = NULL, *x = NULL;
+    json_t *o = NULL;
     (void)fds;
     *ret = NULL;
     o = json_object();
     if (!o) return CLP_ENOMEM;
-    x = json_real(v->db);
-    if (!x) { rc = CLP_EARG; goto fail; }
-    rc = json_object_set_new(o, "db", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "db", json_real(v->db), CLP_EARG)) < 0) goto fail;
     *ret = o;
     return 0;
     fail:
-    json_decref(x);
     json_decref(o);
     return rc;
 }
@@ -467,13 +428,9 @@ static int enc_audiomixerd_gain_node(const audiomixerd_gain_node_t *v, json_t **
     *ret = NULL;
     o = json_object();
     if (!o) return CLP_ENOMEM;
-    x = json_string("gain");
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "type", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "type", json_string("gain"), CLP_ENOMEM)) < 0) goto fail;
     if ((rc = enc_audiomixerd_gain_node_args(&v->args, &x, fds)) < 0) goto fail;
-    rc = json_object_set_new(o, "args", x) < 0 ? CLP_ENOMEM : 0;
+    rc = clp_gen_set(o, "args", x, CLP_ENOMEM);
     x = NULL;
     if (rc < 0) goto fail;
     *ret = o;
@@ -486,20 +443,15 @@ static int enc_audiomixerd_gain_node(const audiomixerd_gain_node_t *v, json_t **
 
 static int enc_audiomixerd_resample_node_args(const audiomixerd_resample_node_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
-    json_t *o = NULL, *x = NULL;
+    json_t *o = NULL;
     (void)fds;
     *ret = NULL;
     o = json_object();
     if (!o) return CLP_ENOMEM;
-    x = json_integer((json_int_t)v->rate);
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "rate", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "rate", json_integer((json_int_t)v->rate), CLP_ENOMEM)) < 0) goto fail;
     *ret = o;
     return 0;
     fail:
-    json_decref(x);
     json_decref(o);
     return rc;
 }
@@ -511,13 +463,9 @@ static int enc_audiomixerd_resample_node(const audiomixerd_resample_node_t *v, j
     *ret = NULL;
     o = json_object();
     if (!o) return CLP_ENOMEM;
-    x = json_string("resample");
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "type", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "type", json_string("resample"), CLP_ENOMEM)) < 0) goto fail;
     if ((rc = enc_audiomixerd_resample_node_args(&v->args, &x, fds)) < 0) goto fail;
-    rc = json_object_set_new(o, "args", x) < 0 ? CLP_ENOMEM : 0;
+    rc = clp_gen_set(o, "args", x, CLP_ENOMEM);
     x = NULL;
     if (rc < 0) goto fail;
     *ret = o;
@@ -530,217 +478,148 @@ static int enc_audiomixerd_resample_node(const audiomixerd_resample_node_t *v, j
 
 static int enc_audiomixerd_device_sink_node(const audiomixerd_device_sink_node_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
-    json_t *o = NULL, *x = NULL;
+    json_t *o = NULL;
     (void)fds;
     *ret = NULL;
     o = json_object();
     if (!o) return CLP_ENOMEM;
-    x = json_string("device_sink");
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "type", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "type", json_string("device_sink"), CLP_ENOMEM)) < 0) goto fail;
     if (v->has_args) {
         if (!v->args) { rc = CLP_EARG; goto fail; }
-        x = json_incref(v->args);
-        rc = json_object_set_new(o, "args", x) < 0 ? CLP_ENOMEM : 0;
-        x = NULL;
-        if (rc < 0) goto fail;
+        if ((rc = clp_gen_set(o, "args", json_incref(v->args), CLP_ENOMEM)) < 0) goto fail;
     }
     *ret = o;
     return 0;
     fail:
-    json_decref(x);
     json_decref(o);
     return rc;
 }
 
 static int enc_audiomixerd_mixer_node(const audiomixerd_mixer_node_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
-    json_t *o = NULL, *x = NULL;
+    json_t *o = NULL;
     (void)fds;
     *ret = NULL;
     o = json_object();
     if (!o) return CLP_ENOMEM;
-    x = json_string("mixer");
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "type", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "type", json_string("mixer"), CLP_ENOMEM)) < 0) goto fail;
     if (v->has_args) {
         if (!v->args) { rc = CLP_EARG; goto fail; }
-        x = json_incref(v->args);
-        rc = json_object_set_new(o, "args", x) < 0 ? CLP_ENOMEM : 0;
-        x = NULL;
-        if (rc < 0) goto fail;
+        if ((rc = clp_gen_set(o, "args", json_incref(v->args), CLP_ENOMEM)) < 0) goto fail;
     }
     *ret = o;
     return 0;
     fail:
-    json_decref(x);
     json_decref(o);
     return rc;
 }
 
 static int enc_audiomixerd_backend_args(const audiomixerd_backend_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
-    json_t *o = NULL, *x = NULL;
+    json_t *o = NULL;
     (void)fds;
     *ret = NULL;
     o = json_object();
     if (!o) return CLP_ENOMEM;
     if (!audiomixerd_backend_args_driver_to_string(v->driver)) { rc = CLP_EARG; goto fail; }
-    x = json_string(audiomixerd_backend_args_driver_to_string(v->driver));
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "driver", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "driver", json_string(audiomixerd_backend_args_driver_to_string(v->driver)), CLP_ENOMEM)) < 0) goto fail;
     *ret = o;
     return 0;
     fail:
-    json_decref(x);
     json_decref(o);
     return rc;
 }
 
 static int enc_audiomixerd_device_open_args(const audiomixerd_device_open_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
-    json_t *o = NULL, *x = NULL;
+    json_t *o = NULL;
     (void)fds;
     *ret = NULL;
     o = json_object();
     if (!o) return CLP_ENOMEM;
     if (v->has_name) {
         if (!v->name) { rc = CLP_EARG; goto fail; }
-        x = json_string(v->name);
-        if (!x) { rc = CLP_EARG; goto fail; }
-        rc = json_object_set_new(o, "name", x) < 0 ? CLP_ENOMEM : 0;
-        x = NULL;
-        if (rc < 0) goto fail;
+        if ((rc = clp_gen_set(o, "name", json_string(v->name), CLP_EARG)) < 0) goto fail;
     }
     if (v->has_rate) {
-        x = json_integer((json_int_t)v->rate);
-        if (!x) { rc = CLP_ENOMEM; goto fail; }
-        rc = json_object_set_new(o, "rate", x) < 0 ? CLP_ENOMEM : 0;
-        x = NULL;
-        if (rc < 0) goto fail;
+        if ((rc = clp_gen_set(o, "rate", json_integer((json_int_t)v->rate), CLP_ENOMEM)) < 0) goto fail;
     }
     if (v->has_channels) {
-        x = json_integer((json_int_t)v->channels);
-        if (!x) { rc = CLP_ENOMEM; goto fail; }
-        rc = json_object_set_new(o, "channels", x) < 0 ? CLP_ENOMEM : 0;
-        x = NULL;
-        if (rc < 0) goto fail;
+        if ((rc = clp_gen_set(o, "channels", json_integer((json_int_t)v->channels), CLP_ENOMEM)) < 0) goto fail;
     }
     if (v->has_period) {
-        x = json_integer((json_int_t)v->period);
-        if (!x) { rc = CLP_ENOMEM; goto fail; }
-        rc = json_object_set_new(o, "period", x) < 0 ? CLP_ENOMEM : 0;
-        x = NULL;
-        if (rc < 0) goto fail;
+        if ((rc = clp_gen_set(o, "period", json_integer((json_int_t)v->period), CLP_ENOMEM)) < 0) goto fail;
     }
     *ret = o;
     return 0;
     fail:
-    json_decref(x);
     json_decref(o);
     return rc;
 }
 
 static int enc_audiomixerd_create_node_args(const audiomixerd_create_node_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
-    json_t *o = NULL, *x = NULL;
+    json_t *o = NULL;
     (void)fds;
     *ret = NULL;
     o = json_object();
     if (!o) return CLP_ENOMEM;
     if (!audiomixerd_node_type_to_string(v->type)) { rc = CLP_EARG; goto fail; }
-    x = json_string(audiomixerd_node_type_to_string(v->type));
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "type", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "type", json_string(audiomixerd_node_type_to_string(v->type)), CLP_ENOMEM)) < 0) goto fail;
     if (v->has_args) {
         if (!v->args) { rc = CLP_EARG; goto fail; }
-        x = json_incref(v->args);
-        rc = json_object_set_new(o, "args", x) < 0 ? CLP_ENOMEM : 0;
-        x = NULL;
-        if (rc < 0) goto fail;
+        if ((rc = clp_gen_set(o, "args", json_incref(v->args), CLP_ENOMEM)) < 0) goto fail;
     }
     *ret = o;
     return 0;
     fail:
-    json_decref(x);
     json_decref(o);
     return rc;
 }
 
 static int enc_audiomixerd_destroy_node_args(const audiomixerd_destroy_node_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
-    json_t *o = NULL, *x = NULL;
+    json_t *o = NULL;
     (void)fds;
     *ret = NULL;
     o = json_object();
     if (!o) return CLP_ENOMEM;
-    x = json_integer((json_int_t)v->id);
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "id", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "id", json_integer((json_int_t)v->id), CLP_ENOMEM)) < 0) goto fail;
     *ret = o;
     return 0;
     fail:
-    json_decref(x);
     json_decref(o);
     return rc;
 }
 
 static int enc_audiomixerd_connect_args(const audiomixerd_connect_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
-    json_t *o = NULL, *x = NULL;
+    json_t *o = NULL;
     (void)fds;
     *ret = NULL;
     o = json_object();
     if (!o) return CLP_ENOMEM;
-    x = json_integer((json_int_t)v->from);
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "from", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
-    x = json_integer((json_int_t)v->to);
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "to", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "from", json_integer((json_int_t)v->from), CLP_ENOMEM)) < 0) goto fail;
+    if ((rc = clp_gen_set(o, "to", json_integer((json_int_t)v->to), CLP_ENOMEM)) < 0) goto fail;
     *ret = o;
     return 0;
     fail:
-    json_decref(x);
     json_decref(o);
     return rc;
 }
 
 static int enc_audiomixerd_disconnect_args(const audiomixerd_disconnect_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
-    json_t *o = NULL, *x = NULL;
+    json_t *o = NULL;
     (void)fds;
     *ret = NULL;
     o = json_object();
     if (!o) return CLP_ENOMEM;
-    x = json_integer((json_int_t)v->from);
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "from", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
-    x = json_integer((json_int_t)v->to);
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "to", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "from", json_integer((json_int_t)v->from), CLP_ENOMEM)) < 0) goto fail;
+    if ((rc = clp_gen_set(o, "to", json_integer((json_int_t)v->to), CLP_ENOMEM)) < 0) goto fail;
     *ret = o;
     return 0;
     fail:
-    json_decref(x);
     json_decref(o);
     return rc;
 }

@@ -12,8 +12,8 @@
 
 #include "cl_ports_gen.h"
 
-#if !defined(CLP_GEN_API_VERSION) || CLP_GEN_API_VERSION != 1
-#error "blitterd.c was generated for cl_ports_gen.h API version 1: regenerate it (deno task gen) or use a matching libcopperline-ports"
+#if !defined(CLP_GEN_API_VERSION) || CLP_GEN_API_VERSION != 2
+#error "blitterd.c was generated for cl_ports_gen.h API version 2: regenerate it (deno task gen) or use a matching libcopperline-ports"
 #endif
 
 static void init_blitterd_rect_fill_result(blitterd_rect_fill_result_t *v);
@@ -234,37 +234,17 @@ static int enc_blitterd_dmabuf_surface(const blitterd_dmabuf_surface_t *v, json_
     o = json_object();
     if (!o) return CLP_ENOMEM;
     if ((rc = clp_gen_put_fd(fds, v->fd, &x)) < 0) goto fail;
-    rc = json_object_set_new(o, "fd", x) < 0 ? CLP_ENOMEM : 0;
+    rc = clp_gen_set(o, "fd", x, CLP_ENOMEM);
     x = NULL;
     if (rc < 0) goto fail;
-    x = json_integer((json_int_t)v->w);
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "w", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
-    x = json_integer((json_int_t)v->h);
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "h", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "w", json_integer((json_int_t)v->w), CLP_ENOMEM)) < 0) goto fail;
+    if ((rc = clp_gen_set(o, "h", json_integer((json_int_t)v->h), CLP_ENOMEM)) < 0) goto fail;
     if (!blitterd_pixel_format_to_string(v->format)) { rc = CLP_EARG; goto fail; }
-    x = json_string(blitterd_pixel_format_to_string(v->format));
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "format", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
-    x = json_integer((json_int_t)v->stride);
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "stride", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "format", json_string(blitterd_pixel_format_to_string(v->format)), CLP_ENOMEM)) < 0) goto fail;
+    if ((rc = clp_gen_set(o, "stride", json_integer((json_int_t)v->stride), CLP_ENOMEM)) < 0) goto fail;
     if (v->has_modifier) {
         if (!v->modifier) { rc = CLP_EARG; goto fail; }
-        x = json_string(v->modifier);
-        if (!x) { rc = CLP_EARG; goto fail; }
-        rc = json_object_set_new(o, "modifier", x) < 0 ? CLP_ENOMEM : 0;
-        x = NULL;
-        if (rc < 0) goto fail;
+        if ((rc = clp_gen_set(o, "modifier", json_string(v->modifier), CLP_EARG)) < 0) goto fail;
     }
     *ret = o;
     return 0;
@@ -276,137 +256,73 @@ static int enc_blitterd_dmabuf_surface(const blitterd_dmabuf_surface_t *v, json_
 
 static int enc_blitterd_file_surface(const blitterd_file_surface_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
-    json_t *o = NULL, *x = NULL;
+    json_t *o = NULL;
     (void)fds;
     *ret = NULL;
     o = json_object();
     if (!o) return CLP_ENOMEM;
     if (!v->path) { rc = CLP_EARG; goto fail; }
-    x = json_string(v->path);
-    if (!x) { rc = CLP_EARG; goto fail; }
-    rc = json_object_set_new(o, "path", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
-    x = json_integer((json_int_t)v->w);
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "w", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
-    x = json_integer((json_int_t)v->h);
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "h", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "path", json_string(v->path), CLP_EARG)) < 0) goto fail;
+    if ((rc = clp_gen_set(o, "w", json_integer((json_int_t)v->w), CLP_ENOMEM)) < 0) goto fail;
+    if ((rc = clp_gen_set(o, "h", json_integer((json_int_t)v->h), CLP_ENOMEM)) < 0) goto fail;
     if (!blitterd_pixel_format_to_string(v->format)) { rc = CLP_EARG; goto fail; }
-    x = json_string(blitterd_pixel_format_to_string(v->format));
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "format", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
-    x = json_integer((json_int_t)v->stride);
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "stride", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "format", json_string(blitterd_pixel_format_to_string(v->format)), CLP_ENOMEM)) < 0) goto fail;
+    if ((rc = clp_gen_set(o, "stride", json_integer((json_int_t)v->stride), CLP_ENOMEM)) < 0) goto fail;
     *ret = o;
     return 0;
     fail:
-    json_decref(x);
     json_decref(o);
     return rc;
 }
 
 static int enc_blitterd_rect(const blitterd_rect_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
-    json_t *o = NULL, *x = NULL;
+    json_t *o = NULL;
     (void)fds;
     *ret = NULL;
     o = json_object();
     if (!o) return CLP_ENOMEM;
-    x = json_integer((json_int_t)v->x);
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "x", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
-    x = json_integer((json_int_t)v->y);
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "y", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
-    x = json_integer((json_int_t)v->w);
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "w", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
-    x = json_integer((json_int_t)v->h);
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "h", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "x", json_integer((json_int_t)v->x), CLP_ENOMEM)) < 0) goto fail;
+    if ((rc = clp_gen_set(o, "y", json_integer((json_int_t)v->y), CLP_ENOMEM)) < 0) goto fail;
+    if ((rc = clp_gen_set(o, "w", json_integer((json_int_t)v->w), CLP_ENOMEM)) < 0) goto fail;
+    if ((rc = clp_gen_set(o, "h", json_integer((json_int_t)v->h), CLP_ENOMEM)) < 0) goto fail;
     *ret = o;
     return 0;
     fail:
-    json_decref(x);
     json_decref(o);
     return rc;
 }
 
 static int enc_blitterd_point(const blitterd_point_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
-    json_t *o = NULL, *x = NULL;
+    json_t *o = NULL;
     (void)fds;
     *ret = NULL;
     o = json_object();
     if (!o) return CLP_ENOMEM;
-    x = json_integer((json_int_t)v->x);
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "x", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
-    x = json_integer((json_int_t)v->y);
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "y", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "x", json_integer((json_int_t)v->x), CLP_ENOMEM)) < 0) goto fail;
+    if ((rc = clp_gen_set(o, "y", json_integer((json_int_t)v->y), CLP_ENOMEM)) < 0) goto fail;
     *ret = o;
     return 0;
     fail:
-    json_decref(x);
     json_decref(o);
     return rc;
 }
 
 static int enc_blitterd_color(const blitterd_color_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
-    json_t *o = NULL, *x = NULL;
+    json_t *o = NULL;
     (void)fds;
     *ret = NULL;
     o = json_object();
     if (!o) return CLP_ENOMEM;
-    x = json_integer((json_int_t)v->r);
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "r", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
-    x = json_integer((json_int_t)v->g);
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "g", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
-    x = json_integer((json_int_t)v->b);
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "b", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
-    x = json_integer((json_int_t)v->a);
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "a", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "r", json_integer((json_int_t)v->r), CLP_ENOMEM)) < 0) goto fail;
+    if ((rc = clp_gen_set(o, "g", json_integer((json_int_t)v->g), CLP_ENOMEM)) < 0) goto fail;
+    if ((rc = clp_gen_set(o, "b", json_integer((json_int_t)v->b), CLP_ENOMEM)) < 0) goto fail;
+    if ((rc = clp_gen_set(o, "a", json_integer((json_int_t)v->a), CLP_ENOMEM)) < 0) goto fail;
     *ret = o;
     return 0;
     fail:
-    json_decref(x);
     json_decref(o);
     return rc;
 }
@@ -418,22 +334,15 @@ static int enc_blitterd_rect_fill_op(const blitterd_rect_fill_op_t *v, json_t **
     *ret = NULL;
     o = json_object();
     if (!o) return CLP_ENOMEM;
-    x = json_string("rect_fill");
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "op", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "op", json_string("rect_fill"), CLP_ENOMEM)) < 0) goto fail;
     if (!v->dst) { rc = CLP_EARG; goto fail; }
-    x = json_incref(v->dst);
-    rc = json_object_set_new(o, "dst", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "dst", json_incref(v->dst), CLP_ENOMEM)) < 0) goto fail;
     if ((rc = enc_blitterd_rect(&v->rect, &x, fds)) < 0) goto fail;
-    rc = json_object_set_new(o, "rect", x) < 0 ? CLP_ENOMEM : 0;
+    rc = clp_gen_set(o, "rect", x, CLP_ENOMEM);
     x = NULL;
     if (rc < 0) goto fail;
     if ((rc = enc_blitterd_color(&v->color, &x, fds)) < 0) goto fail;
-    rc = json_object_set_new(o, "color", x) < 0 ? CLP_ENOMEM : 0;
+    rc = clp_gen_set(o, "color", x, CLP_ENOMEM);
     x = NULL;
     if (rc < 0) goto fail;
     *ret = o;
@@ -451,27 +360,17 @@ static int enc_blitterd_rect_copy_op(const blitterd_rect_copy_op_t *v, json_t **
     *ret = NULL;
     o = json_object();
     if (!o) return CLP_ENOMEM;
-    x = json_string("rect_copy");
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "op", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "op", json_string("rect_copy"), CLP_ENOMEM)) < 0) goto fail;
     if (!v->src) { rc = CLP_EARG; goto fail; }
-    x = json_incref(v->src);
-    rc = json_object_set_new(o, "src", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "src", json_incref(v->src), CLP_ENOMEM)) < 0) goto fail;
     if (!v->dst) { rc = CLP_EARG; goto fail; }
-    x = json_incref(v->dst);
-    rc = json_object_set_new(o, "dst", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "dst", json_incref(v->dst), CLP_ENOMEM)) < 0) goto fail;
     if ((rc = enc_blitterd_rect(&v->src_rect, &x, fds)) < 0) goto fail;
-    rc = json_object_set_new(o, "src_rect", x) < 0 ? CLP_ENOMEM : 0;
+    rc = clp_gen_set(o, "src_rect", x, CLP_ENOMEM);
     x = NULL;
     if (rc < 0) goto fail;
     if ((rc = enc_blitterd_point(&v->dst_xy, &x, fds)) < 0) goto fail;
-    rc = json_object_set_new(o, "dst_xy", x) < 0 ? CLP_ENOMEM : 0;
+    rc = clp_gen_set(o, "dst_xy", x, CLP_ENOMEM);
     x = NULL;
     if (rc < 0) goto fail;
     *ret = o;
@@ -484,30 +383,19 @@ static int enc_blitterd_rect_copy_op(const blitterd_rect_copy_op_t *v, json_t **
 
 static int enc_blitterd_convert_op(const blitterd_convert_op_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
-    json_t *o = NULL, *x = NULL;
+    json_t *o = NULL;
     (void)fds;
     *ret = NULL;
     o = json_object();
     if (!o) return CLP_ENOMEM;
-    x = json_string("convert");
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "op", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "op", json_string("convert"), CLP_ENOMEM)) < 0) goto fail;
     if (!v->src) { rc = CLP_EARG; goto fail; }
-    x = json_incref(v->src);
-    rc = json_object_set_new(o, "src", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "src", json_incref(v->src), CLP_ENOMEM)) < 0) goto fail;
     if (!v->dst) { rc = CLP_EARG; goto fail; }
-    x = json_incref(v->dst);
-    rc = json_object_set_new(o, "dst", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "dst", json_incref(v->dst), CLP_ENOMEM)) < 0) goto fail;
     *ret = o;
     return 0;
     fail:
-    json_decref(x);
     json_decref(o);
     return rc;
 }
@@ -520,16 +408,13 @@ static int enc_blitterd_rect_fill_args(const blitterd_rect_fill_args_t *v, json_
     o = json_object();
     if (!o) return CLP_ENOMEM;
     if (!v->dst) { rc = CLP_EARG; goto fail; }
-    x = json_incref(v->dst);
-    rc = json_object_set_new(o, "dst", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "dst", json_incref(v->dst), CLP_ENOMEM)) < 0) goto fail;
     if ((rc = enc_blitterd_rect(&v->rect, &x, fds)) < 0) goto fail;
-    rc = json_object_set_new(o, "rect", x) < 0 ? CLP_ENOMEM : 0;
+    rc = clp_gen_set(o, "rect", x, CLP_ENOMEM);
     x = NULL;
     if (rc < 0) goto fail;
     if ((rc = enc_blitterd_color(&v->color, &x, fds)) < 0) goto fail;
-    rc = json_object_set_new(o, "color", x) < 0 ? CLP_ENOMEM : 0;
+    rc = clp_gen_set(o, "color", x, CLP_ENOMEM);
     x = NULL;
     if (rc < 0) goto fail;
     *ret = o;
@@ -548,21 +433,15 @@ static int enc_blitterd_rect_copy_args(const blitterd_rect_copy_args_t *v, json_
     o = json_object();
     if (!o) return CLP_ENOMEM;
     if (!v->src) { rc = CLP_EARG; goto fail; }
-    x = json_incref(v->src);
-    rc = json_object_set_new(o, "src", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "src", json_incref(v->src), CLP_ENOMEM)) < 0) goto fail;
     if (!v->dst) { rc = CLP_EARG; goto fail; }
-    x = json_incref(v->dst);
-    rc = json_object_set_new(o, "dst", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "dst", json_incref(v->dst), CLP_ENOMEM)) < 0) goto fail;
     if ((rc = enc_blitterd_rect(&v->src_rect, &x, fds)) < 0) goto fail;
-    rc = json_object_set_new(o, "src_rect", x) < 0 ? CLP_ENOMEM : 0;
+    rc = clp_gen_set(o, "src_rect", x, CLP_ENOMEM);
     x = NULL;
     if (rc < 0) goto fail;
     if ((rc = enc_blitterd_point(&v->dst_xy, &x, fds)) < 0) goto fail;
-    rc = json_object_set_new(o, "dst_xy", x) < 0 ? CLP_ENOMEM : 0;
+    rc = clp_gen_set(o, "dst_xy", x, CLP_ENOMEM);
     x = NULL;
     if (rc < 0) goto fail;
     *ret = o;
@@ -575,25 +454,18 @@ static int enc_blitterd_rect_copy_args(const blitterd_rect_copy_args_t *v, json_
 
 static int enc_blitterd_convert_args(const blitterd_convert_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
-    json_t *o = NULL, *x = NULL;
+    json_t *o = NULL;
     (void)fds;
     *ret = NULL;
     o = json_object();
     if (!o) return CLP_ENOMEM;
     if (!v->src) { rc = CLP_EARG; goto fail; }
-    x = json_incref(v->src);
-    rc = json_object_set_new(o, "src", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "src", json_incref(v->src), CLP_ENOMEM)) < 0) goto fail;
     if (!v->dst) { rc = CLP_EARG; goto fail; }
-    x = json_incref(v->dst);
-    rc = json_object_set_new(o, "dst", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "dst", json_incref(v->dst), CLP_ENOMEM)) < 0) goto fail;
     *ret = o;
     return 0;
     fail:
-    json_decref(x);
     json_decref(o);
     return rc;
 }
@@ -614,7 +486,7 @@ static int enc_blitterd_batch_args(const blitterd_batch_args_t *v, json_t **ret,
         it1 = json_incref(v->ops[i0]);
         if (json_array_append_new(x, it1) < 0) { rc = CLP_ENOMEM; goto fail; }
     }
-    rc = json_object_set_new(o, "ops", x) < 0 ? CLP_ENOMEM : 0;
+    rc = clp_gen_set(o, "ops", x, CLP_ENOMEM);
     x = NULL;
     if (rc < 0) goto fail;
     *ret = o;

@@ -12,8 +12,8 @@
 
 #include "cl_ports_gen.h"
 
-#if !defined(CLP_GEN_API_VERSION) || CLP_GEN_API_VERSION != 1
-#error "ciad.c was generated for cl_ports_gen.h API version 1: regenerate it (deno task gen) or use a matching libcopperline-ports"
+#if !defined(CLP_GEN_API_VERSION) || CLP_GEN_API_VERSION != 2
+#error "ciad.c was generated for cl_ports_gen.h API version 2: regenerate it (deno task gen) or use a matching libcopperline-ports"
 #endif
 
 static void init_ciad_time_us_result(ciad_time_us_result_t *v);
@@ -349,123 +349,82 @@ static int dec_ciad_hid_event(json_t *j, ciad_hid_event_t *v, clp_gen_rfds_t *fd
 
 static int enc_ciad_timer_set_args(const ciad_timer_set_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
-    json_t *o = NULL, *x = NULL;
+    json_t *o = NULL;
     (void)fds;
     *ret = NULL;
     o = json_object();
     if (!o) return CLP_ENOMEM;
-    x = json_integer((json_int_t)v->id);
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "id", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
-    x = json_integer((json_int_t)v->us);
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "us", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "id", json_integer((json_int_t)v->id), CLP_ENOMEM)) < 0) goto fail;
+    if ((rc = clp_gen_set(o, "us", json_integer((json_int_t)v->us), CLP_ENOMEM)) < 0) goto fail;
     if (v->has_period) {
-        x = json_boolean(v->period);
-        if (!x) { rc = CLP_ENOMEM; goto fail; }
-        rc = json_object_set_new(o, "period", x) < 0 ? CLP_ENOMEM : 0;
-        x = NULL;
-        if (rc < 0) goto fail;
+        if ((rc = clp_gen_set(o, "period", json_boolean(v->period), CLP_ENOMEM)) < 0) goto fail;
     }
     *ret = o;
     return 0;
     fail:
-    json_decref(x);
     json_decref(o);
     return rc;
 }
 
 static int enc_ciad_timer_stop_args(const ciad_timer_stop_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
-    json_t *o = NULL, *x = NULL;
+    json_t *o = NULL;
     (void)fds;
     *ret = NULL;
     o = json_object();
     if (!o) return CLP_ENOMEM;
-    x = json_integer((json_int_t)v->id);
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "id", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "id", json_integer((json_int_t)v->id), CLP_ENOMEM)) < 0) goto fail;
     *ret = o;
     return 0;
     fail:
-    json_decref(x);
     json_decref(o);
     return rc;
 }
 
 static int enc_ciad_gpio_write_args(const ciad_gpio_write_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
-    json_t *o = NULL, *x = NULL;
+    json_t *o = NULL;
     (void)fds;
     *ret = NULL;
     o = json_object();
     if (!o) return CLP_ENOMEM;
-    x = json_integer((json_int_t)v->pin);
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "pin", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
-    x = json_integer((json_int_t)v->value);
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "value", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "pin", json_integer((json_int_t)v->pin), CLP_ENOMEM)) < 0) goto fail;
+    if ((rc = clp_gen_set(o, "value", json_integer((json_int_t)v->value), CLP_ENOMEM)) < 0) goto fail;
     *ret = o;
     return 0;
     fail:
-    json_decref(x);
     json_decref(o);
     return rc;
 }
 
 static int enc_ciad_gpio_read_args(const ciad_gpio_read_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
-    json_t *o = NULL, *x = NULL;
+    json_t *o = NULL;
     (void)fds;
     *ret = NULL;
     o = json_object();
     if (!o) return CLP_ENOMEM;
-    x = json_integer((json_int_t)v->pin);
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "pin", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "pin", json_integer((json_int_t)v->pin), CLP_ENOMEM)) < 0) goto fail;
     *ret = o;
     return 0;
     fail:
-    json_decref(x);
     json_decref(o);
     return rc;
 }
 
 static int enc_ciad_gpio_mode_args(const ciad_gpio_mode_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
-    json_t *o = NULL, *x = NULL;
+    json_t *o = NULL;
     (void)fds;
     *ret = NULL;
     o = json_object();
     if (!o) return CLP_ENOMEM;
-    x = json_integer((json_int_t)v->pin);
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "pin", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "pin", json_integer((json_int_t)v->pin), CLP_ENOMEM)) < 0) goto fail;
     if (!ciad_gpio_mode_args_mode_to_string(v->mode)) { rc = CLP_EARG; goto fail; }
-    x = json_string(ciad_gpio_mode_args_mode_to_string(v->mode));
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "mode", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "mode", json_string(ciad_gpio_mode_args_mode_to_string(v->mode)), CLP_ENOMEM)) < 0) goto fail;
     *ret = o;
     return 0;
     fail:
-    json_decref(x);
     json_decref(o);
     return rc;
 }
@@ -486,7 +445,7 @@ static int enc_ciad_midi_out_args(const ciad_midi_out_args_t *v, json_t **ret, c
         if (!it10) { rc = CLP_ENOMEM; goto fail; }
         if (json_array_append_new(x, it10) < 0) { rc = CLP_ENOMEM; goto fail; }
     }
-    rc = json_object_set_new(o, "data", x) < 0 ? CLP_ENOMEM : 0;
+    rc = clp_gen_set(o, "data", x, CLP_ENOMEM);
     x = NULL;
     if (rc < 0) goto fail;
     *ret = o;
@@ -504,11 +463,7 @@ static int enc_ciad_i2c_xfer_args(const ciad_i2c_xfer_args_t *v, json_t **ret, c
     *ret = NULL;
     o = json_object();
     if (!o) return CLP_ENOMEM;
-    x = json_integer((json_int_t)v->addr);
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "addr", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "addr", json_integer((json_int_t)v->addr), CLP_ENOMEM)) < 0) goto fail;
     if (v->has_tx) {
         if (v->tx_len > 0 && !v->tx) { rc = CLP_EARG; goto fail; }
         x = json_array();
@@ -519,16 +474,12 @@ static int enc_ciad_i2c_xfer_args(const ciad_i2c_xfer_args_t *v, json_t **ret, c
             if (!it12) { rc = CLP_ENOMEM; goto fail; }
             if (json_array_append_new(x, it12) < 0) { rc = CLP_ENOMEM; goto fail; }
         }
-        rc = json_object_set_new(o, "tx", x) < 0 ? CLP_ENOMEM : 0;
+        rc = clp_gen_set(o, "tx", x, CLP_ENOMEM);
         x = NULL;
         if (rc < 0) goto fail;
     }
     if (v->has_rx) {
-        x = json_integer((json_int_t)v->rx);
-        if (!x) { rc = CLP_ENOMEM; goto fail; }
-        rc = json_object_set_new(o, "rx", x) < 0 ? CLP_ENOMEM : 0;
-        x = NULL;
-        if (rc < 0) goto fail;
+        if ((rc = clp_gen_set(o, "rx", json_integer((json_int_t)v->rx), CLP_ENOMEM)) < 0) goto fail;
     }
     *ret = o;
     return 0;
@@ -540,20 +491,15 @@ static int enc_ciad_i2c_xfer_args(const ciad_i2c_xfer_args_t *v, json_t **ret, c
 
 static int enc_ciad_set_rtc_args(const ciad_set_rtc_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
-    json_t *o = NULL, *x = NULL;
+    json_t *o = NULL;
     (void)fds;
     *ret = NULL;
     o = json_object();
     if (!o) return CLP_ENOMEM;
-    x = json_integer((json_int_t)v->time_us);
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "time_us", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "time_us", json_integer((json_int_t)v->time_us), CLP_ENOMEM)) < 0) goto fail;
     *ret = o;
     return 0;
     fail:
-    json_decref(x);
     json_decref(o);
     return rc;
 }

@@ -12,8 +12,8 @@
 
 #include "cl_ports_gen.h"
 
-#if !defined(CLP_GEN_API_VERSION) || CLP_GEN_API_VERSION != 1
-#error "compat_uae.c was generated for cl_ports_gen.h API version 1: regenerate it (deno task gen) or use a matching libcopperline-ports"
+#if !defined(CLP_GEN_API_VERSION) || CLP_GEN_API_VERSION != 2
+#error "compat_uae.c was generated for cl_ports_gen.h API version 2: regenerate it (deno task gen) or use a matching libcopperline-ports"
 #endif
 
 static void init_compat_uae_create_vm_result(compat_uae_create_vm_result_t *v);
@@ -319,279 +319,174 @@ static int dec_compat_uae_stopped_event(json_t *j, compat_uae_stopped_event_t *v
 
 static int enc_compat_uae_create_vm_args(const compat_uae_create_vm_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
-    json_t *o = NULL, *x = NULL;
+    json_t *o = NULL;
     (void)fds;
     *ret = NULL;
     o = json_object();
     if (!o) return CLP_ENOMEM;
     if (!compat_uae_model_to_string(v->model)) { rc = CLP_EARG; goto fail; }
-    x = json_string(compat_uae_model_to_string(v->model));
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "model", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "model", json_string(compat_uae_model_to_string(v->model)), CLP_ENOMEM)) < 0) goto fail;
     if (!v->kick) { rc = CLP_EARG; goto fail; }
-    x = json_string(v->kick);
-    if (!x) { rc = CLP_EARG; goto fail; }
-    rc = json_object_set_new(o, "kick", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "kick", json_string(v->kick), CLP_EARG)) < 0) goto fail;
     if (v->has_chip_ram_kb) {
-        x = json_integer((json_int_t)v->chip_ram_kb);
-        if (!x) { rc = CLP_ENOMEM; goto fail; }
-        rc = json_object_set_new(o, "chip_ram_kb", x) < 0 ? CLP_ENOMEM : 0;
-        x = NULL;
-        if (rc < 0) goto fail;
+        if ((rc = clp_gen_set(o, "chip_ram_kb", json_integer((json_int_t)v->chip_ram_kb), CLP_ENOMEM)) < 0) goto fail;
     }
     if (v->has_fast_ram_mb) {
-        x = json_integer((json_int_t)v->fast_ram_mb);
-        if (!x) { rc = CLP_ENOMEM; goto fail; }
-        rc = json_object_set_new(o, "fast_ram_mb", x) < 0 ? CLP_ENOMEM : 0;
-        x = NULL;
-        if (rc < 0) goto fail;
+        if ((rc = clp_gen_set(o, "fast_ram_mb", json_integer((json_int_t)v->fast_ram_mb), CLP_ENOMEM)) < 0) goto fail;
     }
     if (v->has_floppy) {
         if (!v->floppy) { rc = CLP_EARG; goto fail; }
-        x = json_string(v->floppy);
-        if (!x) { rc = CLP_EARG; goto fail; }
-        rc = json_object_set_new(o, "floppy", x) < 0 ? CLP_ENOMEM : 0;
-        x = NULL;
-        if (rc < 0) goto fail;
+        if ((rc = clp_gen_set(o, "floppy", json_string(v->floppy), CLP_EARG)) < 0) goto fail;
     }
     if (v->has_scale) {
         if (!compat_uae_create_vm_args_scale_to_string(v->scale)) { rc = CLP_EARG; goto fail; }
-        x = json_string(compat_uae_create_vm_args_scale_to_string(v->scale));
-        if (!x) { rc = CLP_ENOMEM; goto fail; }
-        rc = json_object_set_new(o, "scale", x) < 0 ? CLP_ENOMEM : 0;
-        x = NULL;
-        if (rc < 0) goto fail;
+        if ((rc = clp_gen_set(o, "scale", json_string(compat_uae_create_vm_args_scale_to_string(v->scale)), CLP_ENOMEM)) < 0) goto fail;
     }
     if (v->has_filter) {
         if (!compat_uae_create_vm_args_filter_to_string(v->filter)) { rc = CLP_EARG; goto fail; }
-        x = json_string(compat_uae_create_vm_args_filter_to_string(v->filter));
-        if (!x) { rc = CLP_ENOMEM; goto fail; }
-        rc = json_object_set_new(o, "filter", x) < 0 ? CLP_ENOMEM : 0;
-        x = NULL;
-        if (rc < 0) goto fail;
+        if ((rc = clp_gen_set(o, "filter", json_string(compat_uae_create_vm_args_filter_to_string(v->filter)), CLP_ENOMEM)) < 0) goto fail;
     }
     if (v->has_audio_rate) {
-        x = json_integer((json_int_t)v->audio_rate);
-        if (!x) { rc = CLP_ENOMEM; goto fail; }
-        rc = json_object_set_new(o, "audio_rate", x) < 0 ? CLP_ENOMEM : 0;
-        x = NULL;
-        if (rc < 0) goto fail;
+        if ((rc = clp_gen_set(o, "audio_rate", json_integer((json_int_t)v->audio_rate), CLP_ENOMEM)) < 0) goto fail;
     }
     *ret = o;
     return 0;
     fail:
-    json_decref(x);
     json_decref(o);
     return rc;
 }
 
 static int enc_compat_uae_start_args(const compat_uae_start_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
-    json_t *o = NULL, *x = NULL;
+    json_t *o = NULL;
     (void)fds;
     *ret = NULL;
     o = json_object();
     if (!o) return CLP_ENOMEM;
-    x = json_integer((json_int_t)v->id);
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "id", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "id", json_integer((json_int_t)v->id), CLP_ENOMEM)) < 0) goto fail;
     *ret = o;
     return 0;
     fail:
-    json_decref(x);
     json_decref(o);
     return rc;
 }
 
 static int enc_compat_uae_stop_args(const compat_uae_stop_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
-    json_t *o = NULL, *x = NULL;
+    json_t *o = NULL;
     (void)fds;
     *ret = NULL;
     o = json_object();
     if (!o) return CLP_ENOMEM;
-    x = json_integer((json_int_t)v->id);
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "id", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "id", json_integer((json_int_t)v->id), CLP_ENOMEM)) < 0) goto fail;
     *ret = o;
     return 0;
     fail:
-    json_decref(x);
     json_decref(o);
     return rc;
 }
 
 static int enc_compat_uae_reset_args(const compat_uae_reset_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
-    json_t *o = NULL, *x = NULL;
+    json_t *o = NULL;
     (void)fds;
     *ret = NULL;
     o = json_object();
     if (!o) return CLP_ENOMEM;
-    x = json_integer((json_int_t)v->id);
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "id", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "id", json_integer((json_int_t)v->id), CLP_ENOMEM)) < 0) goto fail;
     if (v->has_hard) {
-        x = json_boolean(v->hard);
-        if (!x) { rc = CLP_ENOMEM; goto fail; }
-        rc = json_object_set_new(o, "hard", x) < 0 ? CLP_ENOMEM : 0;
-        x = NULL;
-        if (rc < 0) goto fail;
+        if ((rc = clp_gen_set(o, "hard", json_boolean(v->hard), CLP_ENOMEM)) < 0) goto fail;
     }
     *ret = o;
     return 0;
     fail:
-    json_decref(x);
     json_decref(o);
     return rc;
 }
 
 static int enc_compat_uae_insert_disk_args(const compat_uae_insert_disk_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
-    json_t *o = NULL, *x = NULL;
+    json_t *o = NULL;
     (void)fds;
     *ret = NULL;
     o = json_object();
     if (!o) return CLP_ENOMEM;
-    x = json_integer((json_int_t)v->id);
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "id", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
-    x = json_integer((json_int_t)v->drive);
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "drive", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "id", json_integer((json_int_t)v->id), CLP_ENOMEM)) < 0) goto fail;
+    if ((rc = clp_gen_set(o, "drive", json_integer((json_int_t)v->drive), CLP_ENOMEM)) < 0) goto fail;
     if (!v->path) { rc = CLP_EARG; goto fail; }
-    x = json_string(v->path);
-    if (!x) { rc = CLP_EARG; goto fail; }
-    rc = json_object_set_new(o, "path", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "path", json_string(v->path), CLP_EARG)) < 0) goto fail;
     *ret = o;
     return 0;
     fail:
-    json_decref(x);
     json_decref(o);
     return rc;
 }
 
 static int enc_compat_uae_eject_disk_args(const compat_uae_eject_disk_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
-    json_t *o = NULL, *x = NULL;
+    json_t *o = NULL;
     (void)fds;
     *ret = NULL;
     o = json_object();
     if (!o) return CLP_ENOMEM;
-    x = json_integer((json_int_t)v->id);
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "id", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
-    x = json_integer((json_int_t)v->drive);
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "drive", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "id", json_integer((json_int_t)v->id), CLP_ENOMEM)) < 0) goto fail;
+    if ((rc = clp_gen_set(o, "drive", json_integer((json_int_t)v->drive), CLP_ENOMEM)) < 0) goto fail;
     *ret = o;
     return 0;
     fail:
-    json_decref(x);
     json_decref(o);
     return rc;
 }
 
 static int enc_compat_uae_set_input_args(const compat_uae_set_input_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
-    json_t *o = NULL, *x = NULL;
+    json_t *o = NULL;
     (void)fds;
     *ret = NULL;
     o = json_object();
     if (!o) return CLP_ENOMEM;
-    x = json_integer((json_int_t)v->id);
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "id", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
-    x = json_integer((json_int_t)v->port);
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "port", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "id", json_integer((json_int_t)v->id), CLP_ENOMEM)) < 0) goto fail;
+    if ((rc = clp_gen_set(o, "port", json_integer((json_int_t)v->port), CLP_ENOMEM)) < 0) goto fail;
     if (!compat_uae_set_input_args_mode_to_string(v->mode)) { rc = CLP_EARG; goto fail; }
-    x = json_string(compat_uae_set_input_args_mode_to_string(v->mode));
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "mode", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "mode", json_string(compat_uae_set_input_args_mode_to_string(v->mode)), CLP_ENOMEM)) < 0) goto fail;
     if (v->has_map) {
         if (!v->map) { rc = CLP_EARG; goto fail; }
-        x = json_string(v->map);
-        if (!x) { rc = CLP_EARG; goto fail; }
-        rc = json_object_set_new(o, "map", x) < 0 ? CLP_ENOMEM : 0;
-        x = NULL;
-        if (rc < 0) goto fail;
+        if ((rc = clp_gen_set(o, "map", json_string(v->map), CLP_EARG)) < 0) goto fail;
     }
     *ret = o;
     return 0;
     fail:
-    json_decref(x);
     json_decref(o);
     return rc;
 }
 
 static int enc_compat_uae_bind_layer_args(const compat_uae_bind_layer_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
-    json_t *o = NULL, *x = NULL;
+    json_t *o = NULL;
     (void)fds;
     *ret = NULL;
     o = json_object();
     if (!o) return CLP_ENOMEM;
-    x = json_integer((json_int_t)v->id);
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "id", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
-    x = json_integer((json_int_t)v->layer);
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "layer", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "id", json_integer((json_int_t)v->id), CLP_ENOMEM)) < 0) goto fail;
+    if ((rc = clp_gen_set(o, "layer", json_integer((json_int_t)v->layer), CLP_ENOMEM)) < 0) goto fail;
     *ret = o;
     return 0;
     fail:
-    json_decref(x);
     json_decref(o);
     return rc;
 }
 
 static int enc_compat_uae_create_layer_args(const compat_uae_create_layer_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
-    json_t *o = NULL, *x = NULL;
+    json_t *o = NULL;
     (void)fds;
     *ret = NULL;
     o = json_object();
     if (!o) return CLP_ENOMEM;
-    x = json_integer((json_int_t)v->id);
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "id", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "id", json_integer((json_int_t)v->id), CLP_ENOMEM)) < 0) goto fail;
     *ret = o;
     return 0;
     fail:
-    json_decref(x);
     json_decref(o);
     return rc;
 }

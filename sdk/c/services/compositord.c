@@ -12,8 +12,8 @@
 
 #include "cl_ports_gen.h"
 
-#if !defined(CLP_GEN_API_VERSION) || CLP_GEN_API_VERSION != 1
-#error "compositord.c was generated for cl_ports_gen.h API version 1: regenerate it (deno task gen) or use a matching libcopperline-ports"
+#if !defined(CLP_GEN_API_VERSION) || CLP_GEN_API_VERSION != 2
+#error "compositord.c was generated for cl_ports_gen.h API version 2: regenerate it (deno task gen) or use a matching libcopperline-ports"
 #endif
 
 static void init_compositord_mode(compositord_mode_t *v);
@@ -463,30 +463,17 @@ static int dec_compositord_error_event(json_t *j, compositord_error_event_t *v, 
 
 static int enc_compositord_mode(const compositord_mode_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
-    json_t *o = NULL, *x = NULL;
+    json_t *o = NULL;
     (void)fds;
     *ret = NULL;
     o = json_object();
     if (!o) return CLP_ENOMEM;
-    x = json_integer((json_int_t)v->w);
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "w", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
-    x = json_integer((json_int_t)v->h);
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "h", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
-    x = json_real(v->hz);
-    if (!x) { rc = CLP_EARG; goto fail; }
-    rc = json_object_set_new(o, "hz", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "w", json_integer((json_int_t)v->w), CLP_ENOMEM)) < 0) goto fail;
+    if ((rc = clp_gen_set(o, "h", json_integer((json_int_t)v->h), CLP_ENOMEM)) < 0) goto fail;
+    if ((rc = clp_gen_set(o, "hz", json_real(v->hz), CLP_EARG)) < 0) goto fail;
     *ret = o;
     return 0;
     fail:
-    json_decref(x);
     json_decref(o);
     return rc;
 }
@@ -498,17 +485,9 @@ static int enc_compositord_output(const compositord_output_t *v, json_t **ret, c
     *ret = NULL;
     o = json_object();
     if (!o) return CLP_ENOMEM;
-    x = json_integer((json_int_t)v->id);
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "id", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "id", json_integer((json_int_t)v->id), CLP_ENOMEM)) < 0) goto fail;
     if (!v->name) { rc = CLP_EARG; goto fail; }
-    x = json_string(v->name);
-    if (!x) { rc = CLP_EARG; goto fail; }
-    rc = json_object_set_new(o, "name", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "name", json_string(v->name), CLP_EARG)) < 0) goto fail;
     if (v->modes_len > 0 && !v->modes) { rc = CLP_EARG; goto fail; }
     x = json_array();
     if (!x) { rc = CLP_ENOMEM; goto fail; }
@@ -517,12 +496,12 @@ static int enc_compositord_output(const compositord_output_t *v, json_t **ret, c
         if ((rc = enc_compositord_mode(&v->modes[i12], &it13, fds)) < 0) goto fail;
         if (json_array_append_new(x, it13) < 0) { rc = CLP_ENOMEM; goto fail; }
     }
-    rc = json_object_set_new(o, "modes", x) < 0 ? CLP_ENOMEM : 0;
+    rc = clp_gen_set(o, "modes", x, CLP_ENOMEM);
     x = NULL;
     if (rc < 0) goto fail;
     if (v->has_current_mode) {
         if ((rc = enc_compositord_mode(&v->current_mode, &x, fds)) < 0) goto fail;
-        rc = json_object_set_new(o, "current_mode", x) < 0 ? CLP_ENOMEM : 0;
+        rc = clp_gen_set(o, "current_mode", x, CLP_ENOMEM);
         x = NULL;
         if (rc < 0) goto fail;
     }
@@ -541,13 +520,9 @@ static int enc_compositord_output_set_mode_args(const compositord_output_set_mod
     *ret = NULL;
     o = json_object();
     if (!o) return CLP_ENOMEM;
-    x = json_integer((json_int_t)v->id);
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "id", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "id", json_integer((json_int_t)v->id), CLP_ENOMEM)) < 0) goto fail;
     if ((rc = enc_compositord_mode(&v->mode, &x, fds)) < 0) goto fail;
-    rc = json_object_set_new(o, "mode", x) < 0 ? CLP_ENOMEM : 0;
+    rc = clp_gen_set(o, "mode", x, CLP_ENOMEM);
     x = NULL;
     if (rc < 0) goto fail;
     *ret = o;
@@ -560,20 +535,15 @@ static int enc_compositord_output_set_mode_args(const compositord_output_set_mod
 
 static int enc_compositord_destroy_layer_args(const compositord_destroy_layer_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
-    json_t *o = NULL, *x = NULL;
+    json_t *o = NULL;
     (void)fds;
     *ret = NULL;
     o = json_object();
     if (!o) return CLP_ENOMEM;
-    x = json_integer((json_int_t)v->id);
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "id", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "id", json_integer((json_int_t)v->id), CLP_ENOMEM)) < 0) goto fail;
     *ret = o;
     return 0;
     fail:
-    json_decref(x);
     json_decref(o);
     return rc;
 }
@@ -585,43 +555,19 @@ static int enc_compositord_bind_dmabuf_args(const compositord_bind_dmabuf_args_t
     *ret = NULL;
     o = json_object();
     if (!o) return CLP_ENOMEM;
-    x = json_integer((json_int_t)v->id);
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "id", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "id", json_integer((json_int_t)v->id), CLP_ENOMEM)) < 0) goto fail;
     if ((rc = clp_gen_put_fd(fds, v->fd, &x)) < 0) goto fail;
-    rc = json_object_set_new(o, "fd", x) < 0 ? CLP_ENOMEM : 0;
+    rc = clp_gen_set(o, "fd", x, CLP_ENOMEM);
     x = NULL;
     if (rc < 0) goto fail;
-    x = json_integer((json_int_t)v->w);
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "w", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
-    x = json_integer((json_int_t)v->h);
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "h", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "w", json_integer((json_int_t)v->w), CLP_ENOMEM)) < 0) goto fail;
+    if ((rc = clp_gen_set(o, "h", json_integer((json_int_t)v->h), CLP_ENOMEM)) < 0) goto fail;
     if (!compositord_pixel_format_to_string(v->format)) { rc = CLP_EARG; goto fail; }
-    x = json_string(compositord_pixel_format_to_string(v->format));
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "format", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
-    x = json_integer((json_int_t)v->stride);
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "stride", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "format", json_string(compositord_pixel_format_to_string(v->format)), CLP_ENOMEM)) < 0) goto fail;
+    if ((rc = clp_gen_set(o, "stride", json_integer((json_int_t)v->stride), CLP_ENOMEM)) < 0) goto fail;
     if (v->has_modifier) {
         if (!v->modifier) { rc = CLP_EARG; goto fail; }
-        x = json_string(v->modifier);
-        if (!x) { rc = CLP_EARG; goto fail; }
-        rc = json_object_set_new(o, "modifier", x) < 0 ? CLP_ENOMEM : 0;
-        x = NULL;
-        if (rc < 0) goto fail;
+        if ((rc = clp_gen_set(o, "modifier", json_string(v->modifier), CLP_EARG)) < 0) goto fail;
     }
     *ret = o;
     return 0;
@@ -633,173 +579,98 @@ static int enc_compositord_bind_dmabuf_args(const compositord_bind_dmabuf_args_t
 
 static int enc_compositord_bind_image_args(const compositord_bind_image_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
-    json_t *o = NULL, *x = NULL;
+    json_t *o = NULL;
     (void)fds;
     *ret = NULL;
     o = json_object();
     if (!o) return CLP_ENOMEM;
-    x = json_integer((json_int_t)v->id);
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "id", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "id", json_integer((json_int_t)v->id), CLP_ENOMEM)) < 0) goto fail;
     if (!v->path) { rc = CLP_EARG; goto fail; }
-    x = json_string(v->path);
-    if (!x) { rc = CLP_EARG; goto fail; }
-    rc = json_object_set_new(o, "path", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
-    x = json_integer((json_int_t)v->w);
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "w", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
-    x = json_integer((json_int_t)v->h);
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "h", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "path", json_string(v->path), CLP_EARG)) < 0) goto fail;
+    if ((rc = clp_gen_set(o, "w", json_integer((json_int_t)v->w), CLP_ENOMEM)) < 0) goto fail;
+    if ((rc = clp_gen_set(o, "h", json_integer((json_int_t)v->h), CLP_ENOMEM)) < 0) goto fail;
     if (!compositord_pixel_format_to_string(v->format)) { rc = CLP_EARG; goto fail; }
-    x = json_string(compositord_pixel_format_to_string(v->format));
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "format", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "format", json_string(compositord_pixel_format_to_string(v->format)), CLP_ENOMEM)) < 0) goto fail;
     if (v->has_stride) {
-        x = json_integer((json_int_t)v->stride);
-        if (!x) { rc = CLP_ENOMEM; goto fail; }
-        rc = json_object_set_new(o, "stride", x) < 0 ? CLP_ENOMEM : 0;
-        x = NULL;
-        if (rc < 0) goto fail;
+        if ((rc = clp_gen_set(o, "stride", json_integer((json_int_t)v->stride), CLP_ENOMEM)) < 0) goto fail;
     }
     *ret = o;
     return 0;
     fail:
-    json_decref(x);
     json_decref(o);
     return rc;
 }
 
 static int enc_compositord_unbind_args(const compositord_unbind_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
-    json_t *o = NULL, *x = NULL;
+    json_t *o = NULL;
     (void)fds;
     *ret = NULL;
     o = json_object();
     if (!o) return CLP_ENOMEM;
-    x = json_integer((json_int_t)v->id);
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "id", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "id", json_integer((json_int_t)v->id), CLP_ENOMEM)) < 0) goto fail;
     *ret = o;
     return 0;
     fail:
-    json_decref(x);
     json_decref(o);
     return rc;
 }
 
 static int enc_compositord_set_args(const compositord_set_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
-    json_t *o = NULL, *x = NULL;
+    json_t *o = NULL;
     (void)fds;
     *ret = NULL;
     o = json_object();
     if (!o) return CLP_ENOMEM;
-    x = json_integer((json_int_t)v->id);
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "id", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "id", json_integer((json_int_t)v->id), CLP_ENOMEM)) < 0) goto fail;
     if (v->has_x) {
-        x = json_integer((json_int_t)v->x);
-        if (!x) { rc = CLP_ENOMEM; goto fail; }
-        rc = json_object_set_new(o, "x", x) < 0 ? CLP_ENOMEM : 0;
-        x = NULL;
-        if (rc < 0) goto fail;
+        if ((rc = clp_gen_set(o, "x", json_integer((json_int_t)v->x), CLP_ENOMEM)) < 0) goto fail;
     }
     if (v->has_y) {
-        x = json_integer((json_int_t)v->y);
-        if (!x) { rc = CLP_ENOMEM; goto fail; }
-        rc = json_object_set_new(o, "y", x) < 0 ? CLP_ENOMEM : 0;
-        x = NULL;
-        if (rc < 0) goto fail;
+        if ((rc = clp_gen_set(o, "y", json_integer((json_int_t)v->y), CLP_ENOMEM)) < 0) goto fail;
     }
     if (v->has_alpha) {
-        x = json_real(v->alpha);
-        if (!x) { rc = CLP_EARG; goto fail; }
-        rc = json_object_set_new(o, "alpha", x) < 0 ? CLP_ENOMEM : 0;
-        x = NULL;
-        if (rc < 0) goto fail;
+        if ((rc = clp_gen_set(o, "alpha", json_real(v->alpha), CLP_EARG)) < 0) goto fail;
     }
     if (v->has_z) {
-        x = json_integer((json_int_t)v->z);
-        if (!x) { rc = CLP_ENOMEM; goto fail; }
-        rc = json_object_set_new(o, "z", x) < 0 ? CLP_ENOMEM : 0;
-        x = NULL;
-        if (rc < 0) goto fail;
+        if ((rc = clp_gen_set(o, "z", json_integer((json_int_t)v->z), CLP_ENOMEM)) < 0) goto fail;
     }
     if (v->has_visible) {
-        x = json_boolean(v->visible);
-        if (!x) { rc = CLP_ENOMEM; goto fail; }
-        rc = json_object_set_new(o, "visible", x) < 0 ? CLP_ENOMEM : 0;
-        x = NULL;
-        if (rc < 0) goto fail;
+        if ((rc = clp_gen_set(o, "visible", json_boolean(v->visible), CLP_ENOMEM)) < 0) goto fail;
     }
     if (v->has_scale_x) {
-        x = json_real(v->scale_x);
-        if (!x) { rc = CLP_EARG; goto fail; }
-        rc = json_object_set_new(o, "scale_x", x) < 0 ? CLP_ENOMEM : 0;
-        x = NULL;
-        if (rc < 0) goto fail;
+        if ((rc = clp_gen_set(o, "scale_x", json_real(v->scale_x), CLP_EARG)) < 0) goto fail;
     }
     if (v->has_scale_y) {
-        x = json_real(v->scale_y);
-        if (!x) { rc = CLP_EARG; goto fail; }
-        rc = json_object_set_new(o, "scale_y", x) < 0 ? CLP_ENOMEM : 0;
-        x = NULL;
-        if (rc < 0) goto fail;
+        if ((rc = clp_gen_set(o, "scale_y", json_real(v->scale_y), CLP_EARG)) < 0) goto fail;
     }
     if (v->has_rotation) {
-        x = json_real(v->rotation);
-        if (!x) { rc = CLP_EARG; goto fail; }
-        rc = json_object_set_new(o, "rotation", x) < 0 ? CLP_ENOMEM : 0;
-        x = NULL;
-        if (rc < 0) goto fail;
+        if ((rc = clp_gen_set(o, "rotation", json_real(v->rotation), CLP_EARG)) < 0) goto fail;
     }
     if (v->has_blend) {
         if (!compositord_blend_mode_to_string(v->blend)) { rc = CLP_EARG; goto fail; }
-        x = json_string(compositord_blend_mode_to_string(v->blend));
-        if (!x) { rc = CLP_ENOMEM; goto fail; }
-        rc = json_object_set_new(o, "blend", x) < 0 ? CLP_ENOMEM : 0;
-        x = NULL;
-        if (rc < 0) goto fail;
+        if ((rc = clp_gen_set(o, "blend", json_string(compositord_blend_mode_to_string(v->blend)), CLP_ENOMEM)) < 0) goto fail;
     }
     *ret = o;
     return 0;
     fail:
-    json_decref(x);
     json_decref(o);
     return rc;
 }
 
 static int enc_compositord_set_regs_args(const compositord_set_regs_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
-    json_t *o = NULL, *x = NULL;
+    json_t *o = NULL;
     (void)fds;
     *ret = NULL;
     o = json_object();
     if (!o) return CLP_ENOMEM;
     if (!v->regs) { rc = CLP_EARG; goto fail; }
-    x = json_incref(v->regs);
-    rc = json_object_set_new(o, "regs", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "regs", json_incref(v->regs), CLP_ENOMEM)) < 0) goto fail;
     *ret = o;
     return 0;
     fail:
-    json_decref(x);
     json_decref(o);
     return rc;
 }

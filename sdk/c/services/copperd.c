@@ -12,8 +12,8 @@
 
 #include "cl_ports_gen.h"
 
-#if !defined(CLP_GEN_API_VERSION) || CLP_GEN_API_VERSION != 1
-#error "copperd.c was generated for cl_ports_gen.h API version 1: regenerate it (deno task gen) or use a matching libcopperline-ports"
+#if !defined(CLP_GEN_API_VERSION) || CLP_GEN_API_VERSION != 2
+#error "copperd.c was generated for cl_ports_gen.h API version 2: regenerate it (deno task gen) or use a matching libcopperline-ports"
 #endif
 
 static void init_copperd_program_summary(copperd_program_summary_t *v);
@@ -338,253 +338,157 @@ static int dec_copperd_vsync_event(json_t *j, copperd_vsync_event_t *v, clp_gen_
 
 static int enc_copperd_wait_vsync_op(const copperd_wait_vsync_op_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
-    json_t *o = NULL, *x = NULL;
+    json_t *o = NULL;
     (void)fds;
     *ret = NULL;
     o = json_object();
     if (!o) return CLP_ENOMEM;
-    x = json_string("WAIT");
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "op", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
-    x = json_true();
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "vsync", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "op", json_string("WAIT"), CLP_ENOMEM)) < 0) goto fail;
+    if ((rc = clp_gen_set(o, "vsync", json_true(), CLP_ENOMEM)) < 0) goto fail;
     if (v->has_count) {
-        x = json_integer((json_int_t)v->count);
-        if (!x) { rc = CLP_ENOMEM; goto fail; }
-        rc = json_object_set_new(o, "count", x) < 0 ? CLP_ENOMEM : 0;
-        x = NULL;
-        if (rc < 0) goto fail;
+        if ((rc = clp_gen_set(o, "count", json_integer((json_int_t)v->count), CLP_ENOMEM)) < 0) goto fail;
     }
     *ret = o;
     return 0;
     fail:
-    json_decref(x);
     json_decref(o);
     return rc;
 }
 
 static int enc_copperd_wait_us_op(const copperd_wait_us_op_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
-    json_t *o = NULL, *x = NULL;
+    json_t *o = NULL;
     (void)fds;
     *ret = NULL;
     o = json_object();
     if (!o) return CLP_ENOMEM;
-    x = json_string("WAIT");
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "op", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
-    x = json_integer((json_int_t)v->us);
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "us", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "op", json_string("WAIT"), CLP_ENOMEM)) < 0) goto fail;
+    if ((rc = clp_gen_set(o, "us", json_integer((json_int_t)v->us), CLP_ENOMEM)) < 0) goto fail;
     *ret = o;
     return 0;
     fail:
-    json_decref(x);
     json_decref(o);
     return rc;
 }
 
 static int enc_copperd_move_op(const copperd_move_op_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
-    json_t *o = NULL, *x = NULL;
+    json_t *o = NULL;
     (void)fds;
     *ret = NULL;
     o = json_object();
     if (!o) return CLP_ENOMEM;
-    x = json_string("MOVE");
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "op", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "op", json_string("MOVE"), CLP_ENOMEM)) < 0) goto fail;
     if (!v->reg) { rc = CLP_EARG; goto fail; }
-    x = json_string(v->reg);
-    if (!x) { rc = CLP_EARG; goto fail; }
-    rc = json_object_set_new(o, "reg", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "reg", json_string(v->reg), CLP_EARG)) < 0) goto fail;
     if (!v->value) { rc = CLP_EARG; goto fail; }
-    x = json_incref(v->value);
-    rc = json_object_set_new(o, "value", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "value", json_incref(v->value), CLP_ENOMEM)) < 0) goto fail;
     *ret = o;
     return 0;
     fail:
-    json_decref(x);
     json_decref(o);
     return rc;
 }
 
 static int enc_copperd_add_op(const copperd_add_op_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
-    json_t *o = NULL, *x = NULL;
+    json_t *o = NULL;
     (void)fds;
     *ret = NULL;
     o = json_object();
     if (!o) return CLP_ENOMEM;
-    x = json_string("ADD");
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "op", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "op", json_string("ADD"), CLP_ENOMEM)) < 0) goto fail;
     if (!v->reg) { rc = CLP_EARG; goto fail; }
-    x = json_string(v->reg);
-    if (!x) { rc = CLP_EARG; goto fail; }
-    rc = json_object_set_new(o, "reg", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
-    x = json_real(v->delta);
-    if (!x) { rc = CLP_EARG; goto fail; }
-    rc = json_object_set_new(o, "delta", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "reg", json_string(v->reg), CLP_EARG)) < 0) goto fail;
+    if ((rc = clp_gen_set(o, "delta", json_real(v->delta), CLP_EARG)) < 0) goto fail;
     *ret = o;
     return 0;
     fail:
-    json_decref(x);
     json_decref(o);
     return rc;
 }
 
 static int enc_copperd_irq_op(const copperd_irq_op_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
-    json_t *o = NULL, *x = NULL;
+    json_t *o = NULL;
     (void)fds;
     *ret = NULL;
     o = json_object();
     if (!o) return CLP_ENOMEM;
-    x = json_string("IRQ");
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "op", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "op", json_string("IRQ"), CLP_ENOMEM)) < 0) goto fail;
     if (!v->tag) { rc = CLP_EARG; goto fail; }
-    x = json_string(v->tag);
-    if (!x) { rc = CLP_EARG; goto fail; }
-    rc = json_object_set_new(o, "tag", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "tag", json_string(v->tag), CLP_EARG)) < 0) goto fail;
     *ret = o;
     return 0;
     fail:
-    json_decref(x);
     json_decref(o);
     return rc;
 }
 
 static int enc_copperd_loop_op(const copperd_loop_op_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
-    json_t *o = NULL, *x = NULL;
+    json_t *o = NULL;
     (void)fds;
     *ret = NULL;
     o = json_object();
     if (!o) return CLP_ENOMEM;
-    x = json_string("LOOP");
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "op", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
-    x = json_integer((json_int_t)v->count);
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "count", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "op", json_string("LOOP"), CLP_ENOMEM)) < 0) goto fail;
+    if ((rc = clp_gen_set(o, "count", json_integer((json_int_t)v->count), CLP_ENOMEM)) < 0) goto fail;
     if (!v->label) { rc = CLP_EARG; goto fail; }
-    x = json_string(v->label);
-    if (!x) { rc = CLP_EARG; goto fail; }
-    rc = json_object_set_new(o, "label", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "label", json_string(v->label), CLP_EARG)) < 0) goto fail;
     *ret = o;
     return 0;
     fail:
-    json_decref(x);
     json_decref(o);
     return rc;
 }
 
 static int enc_copperd_jump_op(const copperd_jump_op_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
-    json_t *o = NULL, *x = NULL;
+    json_t *o = NULL;
     (void)fds;
     *ret = NULL;
     o = json_object();
     if (!o) return CLP_ENOMEM;
-    x = json_string("JUMP");
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "op", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "op", json_string("JUMP"), CLP_ENOMEM)) < 0) goto fail;
     if (!v->label) { rc = CLP_EARG; goto fail; }
-    x = json_string(v->label);
-    if (!x) { rc = CLP_EARG; goto fail; }
-    rc = json_object_set_new(o, "label", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "label", json_string(v->label), CLP_EARG)) < 0) goto fail;
     *ret = o;
     return 0;
     fail:
-    json_decref(x);
     json_decref(o);
     return rc;
 }
 
 static int enc_copperd_fence_op(const copperd_fence_op_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
-    json_t *o = NULL, *x = NULL;
+    json_t *o = NULL;
     (void)fds;
     *ret = NULL;
     o = json_object();
     if (!o) return CLP_ENOMEM;
-    x = json_string("FENCE");
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "op", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
-    x = json_integer((json_int_t)v->timeline);
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "timeline", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
-    x = json_integer((json_int_t)v->value);
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "value", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "op", json_string("FENCE"), CLP_ENOMEM)) < 0) goto fail;
+    if ((rc = clp_gen_set(o, "timeline", json_integer((json_int_t)v->timeline), CLP_ENOMEM)) < 0) goto fail;
+    if ((rc = clp_gen_set(o, "value", json_integer((json_int_t)v->value), CLP_ENOMEM)) < 0) goto fail;
     *ret = o;
     return 0;
     fail:
-    json_decref(x);
     json_decref(o);
     return rc;
 }
 
 static int enc_copperd_label_marker(const copperd_label_marker_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
-    json_t *o = NULL, *x = NULL;
+    json_t *o = NULL;
     (void)fds;
     *ret = NULL;
     o = json_object();
     if (!o) return CLP_ENOMEM;
     if (!v->label) { rc = CLP_EARG; goto fail; }
-    x = json_string(v->label);
-    if (!x) { rc = CLP_EARG; goto fail; }
-    rc = json_object_set_new(o, "label", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "label", json_string(v->label), CLP_EARG)) < 0) goto fail;
     *ret = o;
     return 0;
     fail:
-    json_decref(x);
     json_decref(o);
     return rc;
 }
@@ -596,11 +500,7 @@ static int enc_copperd_program(const copperd_program_t *v, json_t **ret, clp_gen
     *ret = NULL;
     o = json_object();
     if (!o) return CLP_ENOMEM;
-    x = json_integer((json_int_t)v->version);
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "version", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "version", json_integer((json_int_t)v->version), CLP_ENOMEM)) < 0) goto fail;
     if (v->program_len > 0 && !v->program) { rc = CLP_EARG; goto fail; }
     x = json_array();
     if (!x) { rc = CLP_ENOMEM; goto fail; }
@@ -610,7 +510,7 @@ static int enc_copperd_program(const copperd_program_t *v, json_t **ret, clp_gen
         it5 = json_incref(v->program[i4]);
         if (json_array_append_new(x, it5) < 0) { rc = CLP_ENOMEM; goto fail; }
     }
-    rc = json_object_set_new(o, "program", x) < 0 ? CLP_ENOMEM : 0;
+    rc = clp_gen_set(o, "program", x, CLP_ENOMEM);
     x = NULL;
     if (rc < 0) goto fail;
     *ret = o;
@@ -623,26 +523,17 @@ static int enc_copperd_program(const copperd_program_t *v, json_t **ret, clp_gen
 
 static int enc_copperd_program_summary(const copperd_program_summary_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
-    json_t *o = NULL, *x = NULL;
+    json_t *o = NULL;
     (void)fds;
     *ret = NULL;
     o = json_object();
     if (!o) return CLP_ENOMEM;
-    x = json_integer((json_int_t)v->id);
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "id", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "id", json_integer((json_int_t)v->id), CLP_ENOMEM)) < 0) goto fail;
     if (!copperd_program_state_to_string(v->state)) { rc = CLP_EARG; goto fail; }
-    x = json_string(copperd_program_state_to_string(v->state));
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "state", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "state", json_string(copperd_program_state_to_string(v->state)), CLP_ENOMEM)) < 0) goto fail;
     *ret = o;
     return 0;
     fail:
-    json_decref(x);
     json_decref(o);
     return rc;
 }
@@ -655,7 +546,7 @@ static int enc_copperd_load_args(const copperd_load_args_t *v, json_t **ret, clp
     o = json_object();
     if (!o) return CLP_ENOMEM;
     if ((rc = enc_copperd_program(&v->program, &x, fds)) < 0) goto fail;
-    rc = json_object_set_new(o, "program", x) < 0 ? CLP_ENOMEM : 0;
+    rc = clp_gen_set(o, "program", x, CLP_ENOMEM);
     x = NULL;
     if (rc < 0) goto fail;
     *ret = o;
@@ -668,80 +559,60 @@ static int enc_copperd_load_args(const copperd_load_args_t *v, json_t **ret, clp
 
 static int enc_copperd_start_args(const copperd_start_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
-    json_t *o = NULL, *x = NULL;
+    json_t *o = NULL;
     (void)fds;
     *ret = NULL;
     o = json_object();
     if (!o) return CLP_ENOMEM;
-    x = json_integer((json_int_t)v->id);
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "id", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "id", json_integer((json_int_t)v->id), CLP_ENOMEM)) < 0) goto fail;
     *ret = o;
     return 0;
     fail:
-    json_decref(x);
     json_decref(o);
     return rc;
 }
 
 static int enc_copperd_stop_args(const copperd_stop_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
-    json_t *o = NULL, *x = NULL;
+    json_t *o = NULL;
     (void)fds;
     *ret = NULL;
     o = json_object();
     if (!o) return CLP_ENOMEM;
-    x = json_integer((json_int_t)v->id);
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "id", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "id", json_integer((json_int_t)v->id), CLP_ENOMEM)) < 0) goto fail;
     *ret = o;
     return 0;
     fail:
-    json_decref(x);
     json_decref(o);
     return rc;
 }
 
 static int enc_copperd_unload_args(const copperd_unload_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
-    json_t *o = NULL, *x = NULL;
+    json_t *o = NULL;
     (void)fds;
     *ret = NULL;
     o = json_object();
     if (!o) return CLP_ENOMEM;
-    x = json_integer((json_int_t)v->id);
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "id", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "id", json_integer((json_int_t)v->id), CLP_ENOMEM)) < 0) goto fail;
     *ret = o;
     return 0;
     fail:
-    json_decref(x);
     json_decref(o);
     return rc;
 }
 
 static int enc_copperd_status_args(const copperd_status_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
-    json_t *o = NULL, *x = NULL;
+    json_t *o = NULL;
     (void)fds;
     *ret = NULL;
     o = json_object();
     if (!o) return CLP_ENOMEM;
-    x = json_integer((json_int_t)v->id);
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "id", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "id", json_integer((json_int_t)v->id), CLP_ENOMEM)) < 0) goto fail;
     *ret = o;
     return 0;
     fail:
-    json_decref(x);
     json_decref(o);
     return rc;
 }

@@ -22,6 +22,12 @@ int clp_gen_put_fd(clp_gen_fds_t *fds, int fd, json_t **ret) {
     return 0;
 }
 
+int clp_gen_set(json_t *obj, const char *key, json_t *value, int rc_if_null) {
+    if (!value) return rc_if_null < 0 ? rc_if_null : CLP_ENOMEM;
+    /* json_object_set_new takes the value in every case: stored, or released on failure. */
+    return json_object_set_new(obj, key, value) < 0 ? CLP_ENOMEM : 0;
+}
+
 int clp_gen_fds_append(clp_gen_fds_t *fds, const int *v, size_t n) {
     if (!fds || (n > 0 && !v) || fds->n > CLP_MAX_FDS_PER_MESSAGE ||
         n > CLP_MAX_FDS_PER_MESSAGE - fds->n)

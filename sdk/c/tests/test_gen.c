@@ -49,6 +49,19 @@ static void test_put_fd(void) {
     CHECK(clp_gen_put_fd(&fds, 3, &j) == CLP_EFD && j == NULL);
 }
 
+static void test_set(void) {
+    json_t *o = json_object();
+    CHECK(clp_gen_set(o, "n", json_integer(5), CLP_ENOMEM) == 0);
+    CHECK(json_integer_value(json_object_get(o, "n")) == 5);
+    CHECK(clp_gen_set(o, "n", json_string("again"), CLP_ENOMEM) == 0); /* replaces, frees the old */
+    CHECK(json_is_string(json_object_get(o, "n")));
+    CHECK(clp_gen_set(o, "s", json_string("\xff not UTF-8"), CLP_EARG) == CLP_EARG); /* NULL value */
+    CHECK(clp_gen_set(o, "r", json_real(0.0 / 0.0), CLP_EARG) == CLP_EARG);       /* NaN */
+    CHECK(clp_gen_set(o, "\xff", json_integer(1), CLP_ENOMEM) == CLP_ENOMEM); /* bad key: value released */
+    CHECK(json_object_size(o) == 1);
+    json_decref(o);
+}
+
 static void test_fds_append(void) {
     clp_gen_fds_t fds = { .n = 0 };
     int v[3] = { 4, 5, 6 };
@@ -161,6 +174,7 @@ static void test_event_dropped(void) {
 }
 
 int main(void) {
+    test_set();
     test_put_fd();
     test_fds_append();
     test_get_fd();

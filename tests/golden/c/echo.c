@@ -12,8 +12,8 @@
 
 #include "cl_ports_gen.h"
 
-#if !defined(CLP_GEN_API_VERSION) || CLP_GEN_API_VERSION != 1
-#error "echo.c was generated for cl_ports_gen.h API version 1: regenerate it (deno task gen) or use a matching libcopperline-ports"
+#if !defined(CLP_GEN_API_VERSION) || CLP_GEN_API_VERSION != 2
+#error "echo.c was generated for cl_ports_gen.h API version 2: regenerate it (deno task gen) or use a matching libcopperline-ports"
 #endif
 
 static void init_echo_echo_result(echo_echo_result_t *v);
@@ -291,130 +291,89 @@ static int dec_echo_tick_event(json_t *j, echo_tick_event_t *v, clp_gen_rfds_t *
 
 static int enc_echo_echo_args(const echo_echo_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
-    json_t *o = NULL, *x = NULL;
+    json_t *o = NULL;
     (void)fds;
     *ret = NULL;
     o = json_object();
     if (!o) return CLP_ENOMEM;
     if (!v->text) { rc = CLP_EARG; goto fail; }
-    x = json_string(v->text);
-    if (!x) { rc = CLP_EARG; goto fail; }
-    rc = json_object_set_new(o, "text", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "text", json_string(v->text), CLP_EARG)) < 0) goto fail;
     if (v->has_n) {
-        x = json_integer((json_int_t)v->n);
-        if (!x) { rc = CLP_ENOMEM; goto fail; }
-        rc = json_object_set_new(o, "n", x) < 0 ? CLP_ENOMEM : 0;
-        x = NULL;
-        if (rc < 0) goto fail;
+        if ((rc = clp_gen_set(o, "n", json_integer((json_int_t)v->n), CLP_ENOMEM)) < 0) goto fail;
     }
     if (v->has_color) {
         if (!echo_color_to_string(v->color)) { rc = CLP_EARG; goto fail; }
-        x = json_string(echo_color_to_string(v->color));
-        if (!x) { rc = CLP_ENOMEM; goto fail; }
-        rc = json_object_set_new(o, "color", x) < 0 ? CLP_ENOMEM : 0;
-        x = NULL;
-        if (rc < 0) goto fail;
+        if ((rc = clp_gen_set(o, "color", json_string(echo_color_to_string(v->color)), CLP_ENOMEM)) < 0) goto fail;
     }
     *ret = o;
     return 0;
     fail:
-    json_decref(x);
     json_decref(o);
     return rc;
 }
 
 static int enc_echo_add_args(const echo_add_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
-    json_t *o = NULL, *x = NULL;
+    json_t *o = NULL;
     (void)fds;
     *ret = NULL;
     o = json_object();
     if (!o) return CLP_ENOMEM;
-    x = json_integer((json_int_t)v->a);
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "a", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
-    x = json_integer((json_int_t)v->b);
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "b", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "a", json_integer((json_int_t)v->a), CLP_ENOMEM)) < 0) goto fail;
+    if ((rc = clp_gen_set(o, "b", json_integer((json_int_t)v->b), CLP_ENOMEM)) < 0) goto fail;
     *ret = o;
     return 0;
     fail:
-    json_decref(x);
     json_decref(o);
     return rc;
 }
 
 static int enc_echo_slow_args(const echo_slow_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
-    json_t *o = NULL, *x = NULL;
+    json_t *o = NULL;
     (void)fds;
     *ret = NULL;
     o = json_object();
     if (!o) return CLP_ENOMEM;
-    x = json_integer((json_int_t)v->ms);
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "ms", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "ms", json_integer((json_int_t)v->ms), CLP_ENOMEM)) < 0) goto fail;
     *ret = o;
     return 0;
     fail:
-    json_decref(x);
     json_decref(o);
     return rc;
 }
 
 static int enc_echo_fail_args(const echo_fail_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
-    json_t *o = NULL, *x = NULL;
+    json_t *o = NULL;
     (void)fds;
     *ret = NULL;
     o = json_object();
     if (!o) return CLP_ENOMEM;
     if (!echo_fail_args_code_to_string(v->code)) { rc = CLP_EARG; goto fail; }
-    x = json_string(echo_fail_args_code_to_string(v->code));
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "code", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "code", json_string(echo_fail_args_code_to_string(v->code)), CLP_ENOMEM)) < 0) goto fail;
     *ret = o;
     return 0;
     fail:
-    json_decref(x);
     json_decref(o);
     return rc;
 }
 
 static int enc_echo_emit_args(const echo_emit_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
-    json_t *o = NULL, *x = NULL;
+    json_t *o = NULL;
     (void)fds;
     *ret = NULL;
     o = json_object();
     if (!o) return CLP_ENOMEM;
-    x = json_integer((json_int_t)v->count);
-    if (!x) { rc = CLP_ENOMEM; goto fail; }
-    rc = json_object_set_new(o, "count", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "count", json_integer((json_int_t)v->count), CLP_ENOMEM)) < 0) goto fail;
     if (v->has_tag) {
         if (!v->tag) { rc = CLP_EARG; goto fail; }
-        x = json_string(v->tag);
-        if (!x) { rc = CLP_EARG; goto fail; }
-        rc = json_object_set_new(o, "tag", x) < 0 ? CLP_ENOMEM : 0;
-        x = NULL;
-        if (rc < 0) goto fail;
+        if ((rc = clp_gen_set(o, "tag", json_string(v->tag), CLP_EARG)) < 0) goto fail;
     }
     *ret = o;
     return 0;
     fail:
-    json_decref(x);
     json_decref(o);
     return rc;
 }
@@ -427,7 +386,7 @@ static int enc_echo_fdsum_args(const echo_fdsum_args_t *v, json_t **ret, clp_gen
     o = json_object();
     if (!o) return CLP_ENOMEM;
     if ((rc = clp_gen_put_fd(fds, v->fd, &x)) < 0) goto fail;
-    rc = json_object_set_new(o, "fd", x) < 0 ? CLP_ENOMEM : 0;
+    rc = clp_gen_set(o, "fd", x, CLP_ENOMEM);
     x = NULL;
     if (rc < 0) goto fail;
     *ret = o;
@@ -440,21 +399,16 @@ static int enc_echo_fdsum_args(const echo_fdsum_args_t *v, json_t **ret, clp_gen
 
 static int enc_echo_fdmake_args(const echo_fdmake_args_t *v, json_t **ret, clp_gen_fds_t *fds) {
     int rc = 0;
-    json_t *o = NULL, *x = NULL;
+    json_t *o = NULL;
     (void)fds;
     *ret = NULL;
     o = json_object();
     if (!o) return CLP_ENOMEM;
     if (!v->text) { rc = CLP_EARG; goto fail; }
-    x = json_string(v->text);
-    if (!x) { rc = CLP_EARG; goto fail; }
-    rc = json_object_set_new(o, "text", x) < 0 ? CLP_ENOMEM : 0;
-    x = NULL;
-    if (rc < 0) goto fail;
+    if ((rc = clp_gen_set(o, "text", json_string(v->text), CLP_EARG)) < 0) goto fail;
     *ret = o;
     return 0;
     fail:
-    json_decref(x);
     json_decref(o);
     return rc;
 }
