@@ -403,6 +403,9 @@ export function compareSchemas(oldSchema: Json, newSchema: Json): Change[] {
     const fo: string[] = e.filters ?? [], fn: string[] = d.filters ?? [];
     for (const f of fo) if (!fn.includes(f)) add(true, `${p}/filters`, `filter ${show(f)} removed`);
     for (const f of fn) if (!fo.includes(f)) add(false, `${p}/filters`, `filter ${show(f)} added`);
+    const co: string[] = e.caps ?? [], cn: string[] = d.caps ?? [];
+    for (const cap of cn) if (!co.includes(cap)) add(true, `${p}/caps`, `subscribing now requires capability ${show(cap)}`);
+    for (const cap of co) if (!cn.includes(cap)) add(false, `${p}/caps`, `subscribing no longer requires capability ${show(cap)}`);
   }
   for (const name of Object.keys(ne)) {
     if (!(name in oe)) {

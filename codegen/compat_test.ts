@@ -89,6 +89,7 @@ Deno.test("compat: breaking changes", () => {
   n.events.tick.filters = []; // removed filter
   n.events.tick.payload.required = []; // payload field no longer always present
   n.commands.load.caps = ["a.read", "a.write"]; // new cap required
+  n.events.tick.caps = ["a.read"]; // subscribing now needs a cap
   const out = lines(base(), n);
   for (
     const want of [
@@ -106,6 +107,7 @@ Deno.test("compat: breaking changes", () => {
       'BREAKING events/tick/filters: filter "tag" removed',
       "BREAKING events/tick/payload/usec: no longer always present",
       'BREAKING commands/load/caps: now requires capability "a.write"',
+      'BREAKING events/tick/caps: subscribing now requires capability "a.read"',
     ]
   ) assert.ok(out.includes(want), `${want}\n--- got:\n${out.join("\n")}`);
   assert.ok(out.every((l) => l.startsWith("BREAKING ")), out.join("\n"));

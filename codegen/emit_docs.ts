@@ -261,6 +261,7 @@ function eventSection(m: ServiceModel, e: EventModel, p: string[]): void {
   }
   p.push(e.description, "");
   p.push(`- **Filters:** ${e.filters.length ? e.filters.map(code).join(", ") : "none"}`);
+  if (e.caps.length) p.push(`- **Caps:** ${e.caps.map(code).join(", ")} (checked at \`subscribe\`)`);
   if (e.since) p.push(`- **Since:** ${e.since}`);
   if (e.fds) {
     p.push("- **File descriptors:** in the payload (SCM_RIGHTS); each subscriber owns the descriptors it receives and must close them");

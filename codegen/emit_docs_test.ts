@@ -3,6 +3,7 @@ import { buildModel } from "./model.ts";
 import { emitDocs, mdType } from "./emit_docs.ts";
 import type { EmitContext } from "./mod.ts";
 import { emitters } from "./targets.ts";
+import { emitClient } from "./emit_ts.ts";
 
 const ctx: EmitContext = { templates: {}, stamp: () => "<!-- @generated stamp -->" };
 
@@ -65,6 +66,7 @@ const schema = {
       since: "0.2.0",
       example: { id: 3, what: "size" },
     },
+    secret: { description: "Only for writers.", caps: ["things.write"] },
   },
 };
 
@@ -154,4 +156,15 @@ Deno.test("docs: type names", () => {
 
 Deno.test("docs: registered as the docs target", () => {
   assert.equal(emitters.docs, emitDocs);
+});
+
+Deno.test("docs and descriptor: an event's caps", async () => {
+  const m = buildModel("demo.json", schema);
+  assert.deepEqual(m.events.find((e) => e.name === "secret")?.caps, ["things.write"]);
+  assert.deepEqual(m.events.find((e) => e.name === "changed")?.caps, []);
+  const md = emitDocs(m, ctx)[0].content;
+  assert.ok(md.includes("- **Caps:** `things.write` (checked at `subscribe`)"), md);
+  const ts = await emitClient(m, "// stamp", { runtime: "./mod.ts", validatorRuntime: "./v.ts" });
+  assert.ok(ts.includes('secret: { filters: [], fds: false, caps: ["things.write"] },'), ts);
+  assert.ok(ts.includes("changed: { filters: [\"id\"], fds: false },"), ts);
 });

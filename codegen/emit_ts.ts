@@ -110,7 +110,8 @@ function descriptorLiteral(m: ServiceModel, p: Printer): void {
     }, "},");
     p.block("events: {", () => {
       for (const e of m.events) {
-        p.line(`${tsKey(e.name)}: { filters: ${JSON.stringify(e.filters)}, fds: ${e.fds} },`);
+        const caps = e.caps.length ? `, caps: ${JSON.stringify(e.caps)}` : "";
+        p.line(`${tsKey(e.name)}: { filters: ${JSON.stringify(e.filters)}, fds: ${e.fds}${caps} },`);
       }
     }, "},");
   }, "};");

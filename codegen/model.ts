@@ -76,6 +76,8 @@ export interface EventModel {
   payload?: Json;
   payloadType: string;
   filters: string[];
+  /** Capabilities a subscriber must hold. */
+  caps: string[];
   since?: string;
   deprecated?: string | boolean;
   example?: Json;
@@ -352,6 +354,9 @@ export function buildModel(file: string, schema: Json): ServiceModel {
     (e.filters ?? []).forEach((f: string, i: number) => {
       if (!(f in props)) issue(`${p}/filters/${i}`, `filter "${f}" is not a payload property`);
     });
+    (e.caps ?? []).forEach((cap: string, i: number) => {
+      if (!(cap in caps)) issue(`${p}/caps/${i}`, `unknown capability "${cap}" (declare it in #/caps)`);
+    });
     const base = pascal(name);
     claim(`${base}Event`, p);
     events.push({
@@ -362,6 +367,7 @@ export function buildModel(file: string, schema: Json): ServiceModel {
       payload: e.payload,
       payloadType: `${base}Event`,
       filters: e.filters ?? [],
+      caps: e.caps ?? [],
       since: e.since,
       deprecated: e.deprecated,
       example: e.example,

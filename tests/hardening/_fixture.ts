@@ -33,7 +33,7 @@ export const hardDescriptor: ServerDescriptor = {
     emit: {},
     stats: {},
   },
-  events: { tick: { filters: ["k"] }, other: {} },
+  events: { tick: { filters: ["k"] }, other: {}, alarm: { caps: ["secret.read"] } },
   schema: { service: "hardtest", version: "1.0.0", protocol: 0 },
   validateArgs: {},
 };

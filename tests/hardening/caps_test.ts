@@ -1,6 +1,7 @@
 /**
  * Capabilities: a request without a token granting every capability its command declares is
  * answered DENIED and its handler never runs; reserved commands and cap-less commands need none.
+ * Subscribing to an event that declares caps needs them the same way.
  */
 
 import assert from "node:assert/strict";
@@ -103,6 +104,66 @@ Deno.test(
       raw.close();
       await server.close();
       await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
+
+Deno.test(
+  "caps: subscribing to an event that declares caps needs a token granting them",
+  SOCKET_TEST,
+  async () => {
+    const t = await startServer({ capabilities });
+    const c = await client(t.address);
+    const allowed = await client(t.address);
+    try {
+      await denied(c.request("subscribe", { events: ["alarm"] }), "secret.read");
+      await denied(
+        c.request("subscribe", { events: ["alarm"] }, { caps: "tok-admin" }),
+        "secret.read",
+      );
+      // One capped event makes the whole subscribe DENIED; nothing is half-subscribed.
+      await denied(c.request("subscribe", { events: ["tick", "alarm"] }), "secret.read");
+      assert.deepEqual(await c.request("emit", { count: 1, event: "tick" }), { queued: 0 });
+      // Cap-less events need nothing.
+      const tick = await c.request<{ sub: number }>("subscribe", { events: ["tick"] });
+      assert.equal(typeof tick.sub, "number");
+      // A token granting the capability (or "*") subscribes.
+      const sub = allowed.subscribe(["alarm"], undefined, { caps: "tok-read" });
+      const it = sub[Symbol.asyncIterator]();
+      const first = it.next();
+      assert.equal(typeof await sub.ready, "number");
+      assert.deepEqual(await c.request("emit", { count: 1, event: "alarm" }), { queued: 1 });
+      const ev = await first;
+      assert.equal((ev.value as { event: string }).event, "alarm");
+      await it.return?.();
+      assert.equal(
+        typeof (await c.request<{ sub: number }>("subscribe", { events: ["alarm"] }, {
+          caps: "tok-all",
+        })).sub,
+        "number",
+      );
+    } finally {
+      await c.close();
+      await allowed.close();
+      await t.stop();
+    }
+  },
+);
+
+Deno.test(
+  "caps: without a capability table, capped events are open (v0 services)",
+  SOCKET_TEST,
+  async () => {
+    const t = await startServer();
+    const c = await client(t.address);
+    try {
+      assert.equal(
+        typeof (await c.request<{ sub: number }>("subscribe", { events: ["alarm"] })).sub,
+        "number",
+      );
+    } finally {
+      await c.close();
+      await t.stop();
     }
   },
 );

@@ -46,6 +46,8 @@ export interface CommandDescriptor {
 export interface EventDescriptor {
   /** Payload fields a subscriber may filter on. */
   readonly filters?: readonly string[];
+  /** Capabilities a subscriber must hold (checked at `subscribe`, like a command's). */
+  readonly caps?: readonly string[];
   /** Whether the payload may carry file descriptors. */
   readonly fds?: boolean;
 }

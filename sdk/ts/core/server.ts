@@ -54,7 +54,8 @@ export interface ServerOptions {
   rateLimit?: number;
   /**
    * Accepted capability tokens. When set, commands whose schema lists `caps` need a token granting
-   * all of them. When unset, capabilities are not enforced (v0 services).
+   * all of them, and so does subscribing to an event whose schema lists `caps`. When unset,
+   * capabilities are not enforced (v0 services).
    */
   capabilities?: CapabilityTable;
   /** Check handler results against the schema (answers INTERNAL on a mismatch). Default false. */
@@ -701,7 +702,7 @@ export class PortServer {
           return;
         case "subscribe":
           closeAll(fds);
-          this.#subscribe(session, id, args);
+          this.#subscribe(session, id, args, caps);
           return;
         case "unsubscribe": {
           closeAll(fds);
@@ -779,7 +780,12 @@ export class PortServer {
     return undefined;
   }
 
-  #subscribe(session: Session, id: string | number | null, args: Record<string, unknown>): void {
+  #subscribe(
+    session: Session,
+    id: string | number | null,
+    args: Record<string, unknown>,
+    caps: readonly string[],
+  ): void {
     const d = this.descriptor;
     const fail = (message: string, path: string) =>
       session.channel.send({ ok: false, id, error: { code: ErrorCode.BAD_ARG, message, data: { path } } });
@@ -795,6 +801,20 @@ export class PortServer {
           `args/events: unknown event "${e}"${near ? ` (did you mean "${near}"?)` : ""}; ${d.name} has ${known.join(", ") || "no events"}`,
           "/events",
         );
+      }
+    }
+    if (this.options.capabilities) {
+      for (const e of events as string[]) {
+        const required = d.events[e].caps;
+        const denied = required && required.length > 0 ? this.#denied(required, caps) : undefined;
+        if (denied) {
+          session.channel.send({
+            ok: false,
+            id,
+            error: { code: ErrorCode.DENIED, message: `Subscribing to "${e}" needs capability "${denied}"` },
+          });
+          return;
+        }
       }
     }
     let filters: [string, unknown][] | undefined;
