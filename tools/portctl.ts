@@ -552,7 +552,7 @@ export function describeTables(schema: Json): string {
         props.join(" ") || "-",
         (e.filters ?? []).join(",") || "-",
         e.since ?? "-",
-        notes(e),
+        [notes(e), e.caps?.length ? `subscribing needs caps: ${e.caps.join(",")}` : ""].filter(Boolean).join("; "),
       ]);
     }
     text += `\n${table(evRows)}`;
