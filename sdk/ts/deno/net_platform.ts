@@ -69,7 +69,7 @@ class DenoConnection implements Connection {
         if (n === null) {
           // End of stream: a peer that only shut down its sending side still reads; one that
           // closed completely fails an empty write. Only the first is a half-close.
-          if (this.#sink?.ended && !this.#closed && await this.#peerReads()) {
+          if (this.#sink?.ended && !this.#closed && await this.#peerReads() && !this.#closed) {
             this.#ended = true;
             const probe = setInterval(() => this.#checkPeer(), PROBE_MS);
             Deno.unrefTimer(probe);
