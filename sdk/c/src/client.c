@@ -326,7 +326,7 @@ static int roundtrip(clp_client_t *c, const char *line, size_t len, int nl, cons
         return CLP_ETOOBIG;
     }
     int64_t deadline = clp__deadline(c->timeout_ms);
-    int r = nl ? clp__send_raw_fds(c, line, len + 1, fds, nfds, deadline)
+    int r = nl ? clp__send_raw(c, line, len + 1, fds, nfds, deadline)
                : clp__send_line(c, line, len, fds, nfds, deadline);
     if (r < 0) return r;
     for (;;) {
@@ -349,11 +349,11 @@ static int roundtrip(clp_client_t *c, const char *line, size_t len, int nl, cons
             }
             return r;
         }
-        if (in->is_event) {
+        if (in->env.is_event) {
             enqueue_event(c, in);
             continue;
         }
-        const clp__id *rid = &in->id;
+        const clp__id *rid = &in->env.id;
         if (rid->kind != CLP__ID_NONE && rid->kind != CLP__ID_NULL && !clp__id_equal(rid, id)) {
             if (unabandon(c, rid)) {
                 clp__in_free(in);
@@ -372,7 +372,7 @@ static int roundtrip(clp_client_t *c, const char *line, size_t len, int nl, cons
             return CLP_EFD;
         }
         *ret_in = in;
-        if (in->ok) {
+        if (in->env.ok == 1) {
             clp__clear_error(c);
             return 0;
         }
@@ -661,7 +661,7 @@ static clp__in *dequeue_event(clp_client_t *c) {
 /* Hand a received message to the caller, unless it announced more FDs than arrived. */
 static int deliver(clp_client_t *c, clp__in *in, clp_msg_t *ret_msg) {
     if (in->fd_err) {
-        int ev = in->is_event;
+        int ev = in->env.is_event;
         clp__in_free(in);
         clp__set_error(c, "BAD_FD", "%s announced more file descriptors than arrived",
                        ev ? "An event" : "A response");
@@ -680,10 +680,10 @@ int clp_read_event(clp_client_t *c, int timeout_ms, clp_msg_t *ret_event) {
     for (;;) {
         int r = clp__next_in(c, deadline, 1, &in);
         if (r < 0) return r;
-        if (in->is_event) return deliver(c, in, ret_event);
+        if (in->env.is_event) return deliver(c, in, ret_event);
         /* A response while no request waits: a late answer to an abandoned request, or junk. */
-        int known = (in->id.kind != CLP__ID_NONE && in->id.kind != CLP__ID_NULL)
-                        ? unabandon(c, &in->id)
+        int known = (in->env.id.kind != CLP__ID_NONE && in->env.id.kind != CLP__ID_NULL)
+                        ? unabandon(c, &in->env.id)
                         : c->nabandoned > 0;
         clp__in_free(in);
         if (known) continue;
@@ -697,7 +697,7 @@ int clp_read_event(clp_client_t *c, int timeout_ms, clp_msg_t *ret_event) {
 int clp_send_raw(clp_client_t *c, const void *data, size_t len) {
     if (!c || (!data && len > 0)) return CLP_EARG;
     clp__clear_error(c);
-    return clp__send_raw(c, (const char *)data, len, clp__deadline(c->timeout_ms));
+    return clp__send_raw(c, (const char *)data, len, NULL, 0, clp__deadline(c->timeout_ms));
 }
 
 int clp_shutdown_send(clp_client_t *c) {
@@ -732,10 +732,10 @@ int clp_read_message(clp_client_t *c, int timeout_ms, clp_msg_t *ret_msg) {
         int r = clp__next_in(c, deadline, 0, &in);
         if (r == CLP_ETIMEDOUT) clp__set_error(c, "TIMEOUT", "No message within %d ms", timeout_ms);
         if (r < 0) return r;
-        if (!in->is_event) {
+        if (!in->env.is_event) {
             /* The late answer to a request the library gave up on (or to the cancel it sent
              * then) was promised to be dropped; every other response is the caller's. */
-            if (unabandon(c, &in->id)) {
+            if (unabandon(c, &in->env.id)) {
                 clp__in_free(in);
                 continue;
             }

@@ -45,14 +45,12 @@ typedef struct clp__envelope {
 typedef struct clp__in {
     json_t *obj;     /* the jansson object (owned); built on demand by clp__in_value() */
     int obj_tried;   /* clp__in_value() ran: obj is final (NULL if jansson refused the text) */
-    clp__id id;      /* envelope: "id" */
-    int ok;          /* envelope: "ok" is true (responses) */
+    clp__envelope env; /* id, ok, event, fds as read when the line arrived */
     char *line;      /* NUL-terminated copy of the line: points at text[] */
     size_t len;
     int *fds;        /* claimed FDs (owned) */
     size_t nfds;
     int fd_err;      /* the line announced more FDs than arrived */
-    int is_event;
     struct clp__in *next;
     char text[];     /* the line, allocated with the struct */
 } clp__in;
@@ -98,11 +96,11 @@ CLP__HIDDEN int64_t clp__now_ms(void);
 CLP__HIDDEN int64_t clp__deadline(int timeout_ms);
 CLP__HIDDEN int clp__send_line(clp_client_t *c, const char *line, size_t len, const int *fds,
                                size_t nfds, int64_t deadline);
-CLP__HIDDEN int clp__send_raw(clp_client_t *c, const char *data, size_t len, int64_t deadline);
-CLP__HIDDEN int clp__send_raw_fds(clp_client_t *c, const char *data, size_t len, const int *fds,
-                                  size_t nfds, int64_t deadline);
-/* want_value: parse with jansson at once (the caller needs the json_t); otherwise the envelope is
- * read with cJSON and the jansson value is built only if clp__in_value() is called. */
+/* Bytes exactly as given (the caller supplies any '\n'), FDs with the first byte. */
+CLP__HIDDEN int clp__send_raw(clp_client_t *c, const char *data, size_t len, const int *fds,
+                              size_t nfds, int64_t deadline);
+/* want_value: parse with jansson at once (the caller needs the json_t); otherwise the line is
+ * checked by the recognizer (scan.c) and jansson builds the value only if clp__in_value() asks. */
 CLP__HIDDEN int clp__next_in(clp_client_t *c, int64_t deadline, int want_value, clp__in **ret_in);
 CLP__HIDDEN json_t *clp__in_value(clp__in *in);
 CLP__HIDDEN void clp__in_free(clp__in *in);

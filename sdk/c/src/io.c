@@ -259,7 +259,7 @@ void clp__id_clear(clp__id *id) {
 void clp__in_free(clp__in *in) {
     if (!in) return;
     json_decref(in->obj);
-    clp__id_clear(&in->id);
+    clp__id_clear(&in->env.id);
     for (size_t i = 0; i < in->nfds; i++)
         if (in->fds[i] >= 0) close(in->fds[i]);
     free(in->fds);
@@ -350,9 +350,7 @@ int clp__next_in(clp_client_t *c, int64_t deadline, int want_value, clp__in **re
         if (!bad) clp__set_error(c, "PROTOCOL", "Server sent an invalid \"fds\" field");
         return CLP_EPROTO;
     }
-    in->id = e.id;
-    in->ok = e.ok == 1;
-    in->is_event = e.is_event;
+    in->env = e;
     size_t nfds = e.fds > 0 ? (size_t)e.fds : 0;
     if (nfds && !(in->fds = malloc(nfds * sizeof(int)))) {
         fdq_close_stale(c, end);
@@ -366,7 +364,7 @@ int clp__next_in(clp_client_t *c, int64_t deadline, int want_value, clp__in **re
         c->fd_trunc = 0;
         while (in->nfds < nfds && c->fdq_len > 0) in->fds[in->nfds++] = fdq_pop(c);
     }
-    if (!in->is_event && e.ok < 0) {
+    if (!e.is_event && e.ok < 0) {
         clp__in_free(in);
         clp__set_error(c, "PROTOCOL", "Server sent an object that is neither a response nor an event");
         return CLP_EPROTO;
@@ -459,11 +457,7 @@ int clp__send_line(clp_client_t *c, const char *line, size_t len, const int *fds
     return send_bytes(c, line, len, 1, fds, nfds, deadline);
 }
 
-int clp__send_raw(clp_client_t *c, const char *data, size_t len, int64_t deadline) {
-    return send_bytes(c, data, len, 0, NULL, 0, deadline);
-}
-
-int clp__send_raw_fds(clp_client_t *c, const char *data, size_t len, const int *fds, size_t nfds,
-                      int64_t deadline) {
+int clp__send_raw(clp_client_t *c, const char *data, size_t len, const int *fds, size_t nfds,
+                  int64_t deadline) {
     return send_bytes(c, data, len, 0, fds, nfds, deadline);
 }
