@@ -371,11 +371,6 @@ export class Channel implements LineSink {
     else this.close();
   }
 
-  /** Whether the peer shut down its sending side (see `ChannelHandler.ended`). */
-  get ended(): boolean {
-    return this.#ended;
-  }
-
   #onClosed(error?: Error): void {
     if (this.#closed) return;
     this.#closed = true;

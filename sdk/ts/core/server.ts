@@ -315,18 +315,12 @@ export class Session {
     if (out !== null && typeof out === "object" && typeof (out as Promise<unknown>).then === "function") {
       const k: string | number | symbol = key ?? Symbol("anonymous request");
       this.#inflight.set(k, entry);
-      (out as Promise<unknown>).then(
-        (result) => {
-          this.#inflight.delete(k);
-          this.#finish(id, cmd, entry, fds, result, undefined);
-          if (this.#ended) this.#closeIfDone();
-        },
-        (error) => {
-          this.#inflight.delete(k);
-          this.#finish(id, cmd, entry, fds, undefined, error);
-          if (this.#ended) this.#closeIfDone();
-        },
-      );
+      const settle = (result: unknown, error: unknown) => {
+        this.#inflight.delete(k);
+        this.#finish(id, cmd, entry, fds, result, error);
+        if (this.#ended) this.#closeIfDone();
+      };
+      (out as Promise<unknown>).then((result) => settle(result, undefined), (error) => settle(undefined, error));
     } else {
       this.#finish(id, cmd, entry, fds, out, undefined);
     }
@@ -592,7 +586,7 @@ export class PortServer {
   /** @internal */
   _closed(session: Session, subs: SubState[]): void {
     this.#sessions.delete(session);
-    for (const st of subs) this.#countSubs(session, st.events, -1);
+    this._subscriptionsEnded(session, subs);
     if (this.#sessions.size === 0 && this.#idle.length > 0) {
       const idle = this.#idle;
       this.#idle = [];
@@ -808,12 +802,7 @@ export class PortServer {
         const required = d.events[e].caps;
         const denied = required && required.length > 0 ? this.#denied(required, caps) : undefined;
         if (denied) {
-          session.channel.send({
-            ok: false,
-            id,
-            error: { code: ErrorCode.DENIED, message: `Subscribing to "${e}" needs capability "${denied}"` },
-          });
-          return;
+          return this.#fail(session, id, EMPTY, ErrorCode.DENIED, `Subscribing to "${e}" needs capability "${denied}"`);
         }
       }
     }
